@@ -172,7 +172,6 @@ type sample struct {
 	Any     any               `bencode:"any,omitempty"`
 	Skipped string            `bencode:"-"`
 	Default string            // key "Default"
-	private int               //nolint:unused // unexported fields are ignored
 	Named   map[string][]byte `bencode:"named key,omitempty"`
 }
 
