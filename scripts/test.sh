@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Runs every check Shoal has, on a fresh Debian 12 machine or a developer's:
+# installs what the tests need (Debian packages of the real clients the
+# interop tests drive, Go tools), then gofmt, go vet, staticcheck,
+# go test -race ./..., and each fuzz target for a few seconds.
+#
+# Environment: FUZZTIME (default 5s) per fuzz target; CI=true makes a
+# missing real client fail its interop test instead of skipping it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/usr/local/go/bin:${GOPATH:-$HOME/go}/bin:$PATH"
+FUZZTIME=${FUZZTIME:-5s}
+STATICCHECK_VERSION=v0.8.2
+
+step() { printf '\n== %s\n' "$*"; }
+
+# Debian packages: the real clients our interop tests run against.
+packages=(python3-libtorrent transmission-cli mktorrent)
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+	step "installing Debian packages: ${missing[*]}"
+	sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo=sudo
+	$sudo apt-get update -q
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}"
+fi
+
+step "Go modules and tools"
+go version
+go mod download
+if ! staticcheck -version 2>/dev/null | grep -q "${STATICCHECK_VERSION#v}"; then
+	go install "honnef.co/go/tools/cmd/staticcheck@${STATICCHECK_VERSION}"
+fi
+
+step "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+
+step "go vet"
+go vet ./...
+
+step "staticcheck"
+staticcheck ./...
+
+step "go test -race"
+go test -race -count=1 -timeout 30m ./...
+
+step "fuzz targets, $FUZZTIME each"
+for pkg in $(go list ./...); do
+	for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
+		echo "-- $pkg $target"
+		go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg"
+	done
+done
