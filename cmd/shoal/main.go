@@ -1,0 +1,29 @@
+// Command shoal is the command-line interface to the Shoal BitTorrent engine:
+// "shoal create" makes a .torrent from a file or directory and "shoal info"
+// describes a .torrent file or magnet link.
+//
+// Exit status is 0 on success, 1 on failure or bad input (with exactly one
+// line "shoal: message" on stderr) and 2 on wrong usage (an unknown command
+// or flag, a wrong number of arguments, or a malformed flag value).
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes shoal with the given arguments (without the program name) and
+// returns its exit status. Ctrl-C or SIGTERM cancels the context that long
+// operations watch, so they stop cleanly and leave no partial output.
+func run(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return execute(ctx, args, stdout, stderr)
+}
