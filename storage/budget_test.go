@@ -1,0 +1,132 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+// acquireAsync starts Acquire on its own goroutine and returns its result.
+func acquireAsync(ctx context.Context, b *Budget, n int64) <-chan error {
+	ch := make(chan error, 1)
+	go func() { ch <- b.Acquire(ctx, n) }()
+	return ch
+}
+
+func mustBlock(t *testing.T, ch <-chan error, what string) {
+	t.Helper()
+	select {
+	case err := <-ch:
+		t.Fatalf("%s returned (%v) but should wait", what, err)
+	case <-time.After(20 * time.Millisecond):
+	}
+}
+
+func mustReturn(t *testing.T, ch <-chan error, what string) error {
+	t.Helper()
+	select {
+	case err := <-ch:
+		return err
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s did not return", what)
+		return nil
+	}
+}
+
+func TestBudgetBlocksUntilRelease(t *testing.T) {
+	ctx := context.Background()
+	b := NewBudget(100)
+	if err := b.Acquire(ctx, 60); err != nil {
+		t.Fatal(err)
+	}
+	if !b.TryAcquire(40) || b.InUse() != 100 {
+		t.Fatalf("TryAcquire(40) of the rest failed; in use %d", b.InUse())
+	}
+	if b.TryAcquire(1) {
+		t.Fatal("TryAcquire beyond the budget succeeded")
+	}
+	ch := acquireAsync(ctx, b, 50)
+	mustBlock(t, ch, "Acquire beyond the budget")
+	b.Release(40) // 60 in use: 50 still does not fit
+	mustBlock(t, ch, "Acquire of 50 with 40 free")
+	b.Release(60)
+	if err := mustReturn(t, ch, "Acquire after release"); err != nil {
+		t.Fatal(err)
+	}
+	if b.InUse() != 50 {
+		t.Fatalf("in use %d, want 50", b.InUse())
+	}
+}
+
+func TestBudgetOversizedRequest(t *testing.T) {
+	ctx := context.Background()
+	b := NewBudget(8 << 20)
+	// A 16 MiB piece with an 8 MiB budget is admitted alone.
+	if err := b.Acquire(ctx, 16<<20); err != nil {
+		t.Fatal(err)
+	}
+	ch := acquireAsync(ctx, b, 1)
+	mustBlock(t, ch, "Acquire while an oversized piece holds the budget")
+	b.Release(16 << 20)
+	if err := mustReturn(t, ch, "Acquire after the oversized piece"); err != nil {
+		t.Fatal(err)
+	}
+	// With 1 byte in use the big one waits, and once it waits, small
+	// requests queue behind it (first come, first served).
+	big := acquireAsync(ctx, b, 16<<20)
+	mustBlock(t, big, "oversized Acquire with something in use")
+	if b.TryAcquire(1) {
+		t.Fatal("TryAcquire jumped ahead of a waiting Acquire")
+	}
+	small := acquireAsync(ctx, b, 1)
+	mustBlock(t, small, "small Acquire behind a waiting big one")
+	b.Release(1)
+	if err := mustReturn(t, big, "oversized Acquire once the budget is empty"); err != nil {
+		t.Fatal(err)
+	}
+	mustBlock(t, small, "small Acquire while the oversized one holds the budget")
+	b.Release(16 << 20)
+	if err := mustReturn(t, small, "small Acquire"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBudgetCancel(t *testing.T) {
+	b := NewBudget(10)
+	if err := b.Acquire(context.Background(), 10); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	big := acquireAsync(ctx, b, 8)
+	small := acquireAsync(context.Background(), b, 2)
+	mustBlock(t, big, "Acquire beyond the budget")
+	mustBlock(t, small, "Acquire queued behind it")
+	cancel()
+	if err := mustReturn(t, big, "cancelled Acquire"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled Acquire: %v", err)
+	}
+	b.Release(3) // the cancelled waiter no longer blocks the one behind it
+	if err := mustReturn(t, small, "Acquire behind a cancelled waiter"); err != nil {
+		t.Fatal(err)
+	}
+	if b.InUse() != 9 {
+		t.Fatalf("in use %d, want 9 (the cancelled request took nothing)", b.InUse())
+	}
+	done, cancel2 := context.WithCancel(context.Background())
+	cancel2()
+	if err := b.Acquire(done, 5); !errors.Is(err, context.Canceled) || b.InUse() != 9 {
+		t.Fatalf("Acquire with an ended context: %v, in use %d", err, b.InUse())
+	}
+}
+
+func TestBudgetReleaseTooMuchPanics(t *testing.T) {
+	b := NewBudget(10)
+	b.TryAcquire(3)
+	defer func() {
+		if recover() == nil {
+			t.Fatal("Release of more than in use did not panic")
+		}
+	}()
+	b.Release(4)
+}

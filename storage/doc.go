@@ -1,0 +1,60 @@
+// Package storage keeps a torrent's pieces on disk and remembers, across
+// restarts, which of them are verified.
+//
+// # Pieces on disk
+//
+// Storage is what the engine reads blocks from (uploads, verification) and
+// writes whole, already verified pieces to. FileStorage is the default
+// backend: one regular file per torrent file, accessed with pread/pwrite
+// (os.File ReadAt/WriteAt) through a bounded LRU cache of open handles.
+//
+//   - A file and its directories are created only when a piece that touches
+//     the file is written. Files are sparse: nothing is preallocated, so a
+//     file's size is the end of its last written byte until every piece in
+//     it has been written. Reading a region that has not been written yet
+//     (file absent, or shorter than the region) gives an error wrapping
+//     ErrMissing, which Verify counts as "piece not verified".
+//   - Zero-length files belong to no piece; FileStorage.CreateEmptyFiles
+//     creates them, and the engine calls it when the torrent completes.
+//   - BEP 47 padding files are never created; reads of them give zeros.
+//     Files with BEP 47's symlink attribute are not created either: a
+//     torrent must not make us plant symlinks.
+//   - Skipped files (FileOptions.Wanted): a piece is wanted when it touches
+//     at least one wanted file, and WritePiece refuses a piece that is not
+//     (ErrNotWanted). A wanted piece is always written whole, including the
+//     part that lies in an unwanted neighbour file, as Transmission does:
+//     the piece is the unit that is verified and served, so the neighbour is
+//     created, holding just those bytes. A file that shares no piece with a
+//     wanted file is never created.
+//   - Paths: every path comes from metainfo.Info.FilePath, which rejects
+//     names that escape the download directory. All opens go through an
+//     os.Root on the download directory, so nothing can escape it even
+//     through a symlink swapped in mid-operation. On top of that, every
+//     component below the root is checked with Lstat and a symlink (or a
+//     non-regular file) anywhere in the tree is refused with an error that
+//     names the path: a symlink planted inside the download directory must
+//     not redirect our writes, not even to another place inside it.
+//   - Every error names the file (and piece) it concerns.
+//
+// # Durability
+//
+// WritePiece only writes (into the page cache). Sync fdatasyncs every file
+// written since the previous Sync, and the directories in which files were
+// created. The engine calls Sync before it saves a resume record that marks
+// those pieces verified, so after a crash every piece that the resume data
+// records as verified is on disk. Close syncs too.
+//
+// # Verification and resume
+//
+// Verify hashes every piece on several goroutines; a piece whose data is
+// missing is simply not verified. ResumeStore keeps one record per torrent
+// in a bbolt database (info bytes, verified bitfield, file sizes and mtimes,
+// priorities, counters). On restart, PiecesToRecheck compares the file
+// states saved in the record with CurrentFileStates and names the pieces
+// whose files changed behind our back.
+//
+// # Memory for pieces in flight
+//
+// Budget bounds the memory held by pieces being downloaded; see its doc for
+// how a piece larger than the whole budget is still admitted.
+package storage

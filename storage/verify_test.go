@@ -1,0 +1,164 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestVerifyPartial(t *testing.T) {
+	// 16-byte pieces over a (40), b (30), c (26): 6 pieces.
+	// piece 0: a[0:16]; 1: a[16:32]; 2: a[32:40] b[0:8]; 3: b[8:24];
+	// 4: b[24:30] c[0:10]; 5: c[10:26] (short last piece).
+	tt := newTorrent(t, 16, tfile{"a", 40, ""}, tfile{"b", 30, ""}, tfile{"c", 26, ""})
+	root := t.TempDir()
+	s := newStorage(t, root, tt, FileOptions{})
+	writePieces(t, s, tt, 0, 1, 2, 3)
+	// Corrupt piece 1 on disk; c never exists (pieces 4 and 5 missing),
+	// and b ends at 24 so piece 4's part of b is missing too.
+	pa := tt.path(t, root, 0)
+	f, err := os.OpenFile(pa, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte{^tt.data[20]}, 20); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	var calls []int
+	bf, err := Verify(context.Background(), s, tt.info, 3, func(done, total int) {
+		if total != 6 {
+			t.Errorf("progress total %d, want 6", total)
+		}
+		calls = append(calls, done)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []bool{true, false, true, true, false, false}
+	for i, w := range want {
+		if bf.Has(i) != w {
+			t.Errorf("piece %d verified = %v, want %v", i, bf.Has(i), w)
+		}
+	}
+	if len(calls) != 6 || calls[5] != 6 {
+		t.Errorf("progress calls %v, want 1..6", calls)
+	}
+
+	// A fresh storage over the same tree agrees once c is written with
+	// one bad byte in piece 5.
+	s2 := newStorage(t, root, tt, FileOptions{})
+	bad := append([]byte(nil), tt.piece(5)...)
+	bad[0] ^= 1
+	writePieces(t, s2, tt, 4)
+	if err := s2.WritePiece(5, bad); err != nil {
+		t.Fatal(err)
+	}
+	bf, err = Verify(context.Background(), s2, tt.info, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := bf.Bytes()[0]; got != 0b10111000 {
+		t.Fatalf("bitfield %08b, want 10111000", got)
+	}
+}
+
+func TestVerifyEmptyTorrent(t *testing.T) {
+	tt := newTorrent(t, 16, tfile{"a", 0, ""})
+	s := newStorage(t, t.TempDir(), tt, FileOptions{})
+	bf, err := Verify(context.Background(), s, tt.info, 4, nil)
+	if err != nil || bf.Len() != 0 {
+		t.Fatalf("Verify of a torrent without pieces: %v, %v", bf, err)
+	}
+}
+
+// slowStorage serves ReadBlock from data after a delay and counts the
+// reads in progress.
+type slowStorage struct {
+	tt       *testTorrent
+	delay    time.Duration
+	inFlight atomic.Int32
+	reads    atomic.Int32
+	failAt   int   // piece whose read fails with failErr; -1 for none
+	failErr  error // the error for failAt
+}
+
+func (s *slowStorage) ReadBlock(piece int, begin int64, buf []byte) error {
+	s.inFlight.Add(1)
+	s.reads.Add(1)
+	defer s.inFlight.Add(-1)
+	time.Sleep(s.delay)
+	if piece == s.failAt {
+		return s.failErr
+	}
+	copy(buf, s.tt.piece(piece)[begin:])
+	return nil
+}
+func (s *slowStorage) WritePiece(int, []byte) error { return nil }
+func (s *slowStorage) Sync() error                  { return nil }
+func (s *slowStorage) Close() error                 { return nil }
+
+func TestVerifyCancel(t *testing.T) {
+	tt := newTorrent(t, 16, tfile{"", 16 * 200, ""})
+	st := &slowStorage{tt: tt, delay: time.Millisecond, failAt: -1}
+	ctx, cancel := context.WithCancel(context.Background())
+	var once sync.Once
+	bf, err := Verify(ctx, st, tt.info, 4, func(done, total int) {
+		if done >= 5 {
+			once.Do(cancel)
+		}
+	})
+	if !errors.Is(err, context.Canceled) || bf != nil {
+		t.Fatalf("Verify after cancel: %v, %v; want context.Canceled", bf, err)
+	}
+	if n := st.inFlight.Load(); n != 0 {
+		t.Fatalf("%d reads still running after Verify returned", n)
+	}
+	// Each worker finishes at most the piece it is on, so about 5+4
+	// pieces are read, not 200.
+	if n := st.reads.Load(); n > 50 {
+		t.Fatalf("%d pieces read; cancel after 5 should stop the workers", n)
+	}
+}
+
+func TestVerifyReadError(t *testing.T) {
+	tt := newTorrent(t, 16, tfile{"", 16 * 20, ""})
+	ioErr := errors.New("disk on fire")
+	st := &slowStorage{tt: tt, failAt: 7, failErr: ioErr}
+	if _, err := Verify(context.Background(), st, tt.info, 3, nil); !errors.Is(err, ioErr) {
+		t.Fatalf("Verify: %v, want the read error", err)
+	}
+	// Missing data is not an error.
+	st = &slowStorage{tt: tt, failAt: 7, failErr: ErrMissing}
+	bf, err := Verify(context.Background(), st, tt.info, 3, nil)
+	if err != nil || bf.Count() != 19 || bf.Has(7) {
+		t.Fatalf("Verify with piece 7 missing: %v (%d set), %v", bf, bf.Count(), err)
+	}
+}
+
+func TestVerifyPiecesChecksOnlyThoseListed(t *testing.T) {
+	tt := newTorrent(t, 16, tfile{"a", 40, ""}, tfile{"b", 30, ""}, tfile{"c", 26, ""})
+	root := t.TempDir()
+	s := newStorage(t, root, tt, FileOptions{})
+	writePieces(t, s, tt, allPieces(tt.numPieces())...)
+	bf, err := VerifyPieces(context.Background(), s, tt.info, []int{1, 4}, 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < tt.numPieces(); i++ {
+		if want := i == 1 || i == 4; bf.Has(i) != want {
+			t.Errorf("piece %d: verified %v, want %v", i, bf.Has(i), want)
+		}
+	}
+	if _, err := VerifyPieces(context.Background(), s, tt.info, []int{6}, 2, nil); err == nil {
+		t.Error("out-of-range piece accepted")
+	}
+	if bf, err := VerifyPieces(context.Background(), s, tt.info, []int{}, 2, nil); err != nil || !bf.Empty() {
+		t.Errorf("empty list: %v, %v", bf, err)
+	}
+}
