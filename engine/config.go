@@ -1,0 +1,91 @@
+package engine
+
+import (
+	"fmt"
+	"log/slog"
+	"runtime"
+	"time"
+)
+
+// Version is Shoal's version, used in the peer id and the client name.
+const Version = "0.1.0"
+
+// peerIDPrefix is the Azureus-style client tag (BEP 20): "SH" and the
+// version digits.
+const peerIDPrefix = "-SH0100-"
+
+// Config configures a Session. The zero value works: every field has a
+// default, applied by NewSession.
+type Config struct {
+	// DataDir holds the resume database. Empty: no resume data is kept.
+	DataDir string
+	// ListenAddr is the TCP address to accept peers on, such as
+	// "127.0.0.1:0" or ":6881". Empty: any address, a port the system picks.
+	ListenAddr string
+	// NoListen disables accepting incoming connections.
+	NoListen bool
+	// MaxConns bounds peer connections over all torrents (default 200).
+	MaxConns int
+	// MaxConnsPerTorrent bounds peer connections per torrent (default 50).
+	MaxConnsPerTorrent int
+	// MaxHalfOpen bounds outgoing connection attempts in progress (default 20).
+	MaxHalfOpen int
+	// UploadSlots is the number of regular upload slots per torrent (default 4),
+	// besides the optimistic unchoke.
+	UploadSlots int
+	// DownloadRate and UploadRate cap the session's payload rates in bytes
+	// per second; 0 means unlimited.
+	DownloadRate, UploadRate int64
+	// PieceMemory is the memory budget for pieces being downloaded, over all
+	// torrents (default 64 MiB).
+	PieceMemory int64
+	// HashWorkers is the number of goroutines hashing pieces (default: cores).
+	HashWorkers int
+	// DiskWorkers is the number of goroutines writing pieces (default 4).
+	DiskWorkers int
+	// MaxOpenFiles bounds open file handles per torrent (default 32).
+	MaxOpenFiles int
+	// RequestTimeout is how long a requested block may take before it is
+	// given to another peer and the peer counts as snubbed (default 60 s).
+	RequestTimeout time.Duration
+	// ResumeInterval is how often verified pieces are synced and recorded
+	// in the resume store while downloading (default 5 s).
+	ResumeInterval time.Duration
+	// Logger receives the engine's logs (default: discard).
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.ListenAddr == "" {
+		c.ListenAddr = ":0"
+	}
+	setDefault(&c.MaxConns, 200)
+	setDefault(&c.MaxConnsPerTorrent, 50)
+	setDefault(&c.MaxHalfOpen, 20)
+	setDefault(&c.UploadSlots, 4)
+	setDefault(&c.HashWorkers, runtime.NumCPU())
+	setDefault(&c.DiskWorkers, 4)
+	setDefault(&c.MaxOpenFiles, 32)
+	if c.PieceMemory <= 0 {
+		c.PieceMemory = 64 << 20
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = 60 * time.Second
+	}
+	if c.ResumeInterval <= 0 {
+		c.ResumeInterval = 5 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+func setDefault(v *int, d int) {
+	if *v <= 0 {
+		*v = d
+	}
+}
+
+// clientName is what we tell peers in the BEP 10 handshake's "v".
+func clientName() string { return fmt.Sprintf("Shoal %s", Version) }

@@ -1,0 +1,126 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"time"
+
+	"shoal/peerwire"
+)
+
+// handshakeTimeout bounds how long a peer may take to complete the
+// handshake: a peer that connects and sends nothing is dropped after it.
+const handshakeTimeout = 10 * time.Second
+
+// errSelfConnection means we connected to ourselves (our own peer id came
+// back), which happens when a tracker or PEX hands us our own address.
+var errSelfConnection = errors.New("connected to ourselves")
+
+// handshakedConn is a connection whose BitTorrent handshake is complete.
+type handshakedConn struct {
+	nc       net.Conn
+	addr     netip.AddrPort
+	peerID   peerwire.PeerID
+	reserved peerwire.Reserved
+	incoming bool
+}
+
+// ourReserved advertises the extension protocol (BEP 10) and the fast
+// extension (BEP 6).
+func ourReserved() peerwire.Reserved {
+	var r peerwire.Reserved
+	r.SetExtended(true)
+	r.SetFast(true)
+	return r
+}
+
+func remoteAddrPort(nc net.Conn) netip.AddrPort {
+	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
+		ap := ta.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	ap, _ := netip.ParseAddrPort(nc.RemoteAddr().String())
+	return ap
+}
+
+// handleIncoming completes the handshake of an accepted connection: it
+// reads the info hash first, so it answers only for torrents we have, then
+// hands the connection to that torrent.
+func (s *Session) handleIncoming(nc net.Conn) {
+	addr := remoteAddrPort(nc)
+	if s.isBanned(addr.Addr()) {
+		nc.Close()
+		return
+	}
+	nc.SetDeadline(time.Now().Add(handshakeTimeout))
+	reserved, ih, err := peerwire.ReadHandshakeStart(nc)
+	if err != nil {
+		nc.Close()
+		return
+	}
+	t, ok := s.Torrent(ih)
+	if !ok {
+		nc.Close()
+		return
+	}
+	hs := peerwire.Handshake{Reserved: ourReserved(), InfoHash: ih, PeerID: s.peerID}
+	if err := peerwire.WriteHandshake(nc, hs); err != nil {
+		nc.Close()
+		return
+	}
+	id, err := peerwire.ReadPeerID(nc)
+	if err != nil || id == s.peerID {
+		nc.Close()
+		return
+	}
+	nc.SetDeadline(time.Time{})
+	t.deliverConn(&handshakedConn{nc: nc, addr: addr, peerID: id, reserved: reserved, incoming: true})
+}
+
+// dial connects to addr for torrent t and completes the handshake. It waits
+// for a half-open slot first, so at most MaxHalfOpen attempts run at once.
+func (s *Session) dial(ctx context.Context, t *Torrent, addr netip.AddrPort) (*handshakedConn, error) {
+	select {
+	case s.halfOpen <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-s.halfOpen }()
+	if s.isBanned(addr.Addr()) {
+		return nil, errors.New("banned")
+	}
+	d := net.Dialer{Timeout: handshakeTimeout}
+	nc, err := d.DialContext(ctx, "tcp", addr.String())
+	if err != nil {
+		return nil, err
+	}
+	nc.SetDeadline(time.Now().Add(handshakeTimeout))
+	hs := peerwire.Handshake{Reserved: ourReserved(), InfoHash: t.infoHash, PeerID: s.peerID}
+	if err := peerwire.WriteHandshake(nc, hs); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	reserved, ih, err := peerwire.ReadHandshakeStart(nc)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	if ih != t.infoHash {
+		nc.Close()
+		return nil, fmt.Errorf("peer answered for info hash %s", ih)
+	}
+	id, err := peerwire.ReadPeerID(nc)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	if id == s.peerID {
+		nc.Close()
+		return nil, errSelfConnection
+	}
+	nc.SetDeadline(time.Time{})
+	return &handshakedConn{nc: nc, addr: addr, peerID: id, reserved: reserved}, nil
+}

@@ -1,0 +1,260 @@
+package peerconn
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"shoal/peerwire"
+)
+
+// writer is the writer goroutine's own state.
+type writer struct {
+	c *Conn
+	// buf is the batch being built; reused for every write.
+	buf []byte
+	// payload counts the block bytes in buf, added to the counters once
+	// buf is written.
+	payload int
+	// spare is the emptied control slice handed back to the Conn, so that
+	// taking the queue allocates nothing in steady state.
+	spare []peerwire.Message
+	// lastWrite is when the last write finished, for keep-alives.
+	lastWrite time.Time
+}
+
+// writeLoop is the writer goroutine: it sends queued control messages,
+// then queued blocks, in batches, and keep-alives when idle. It ends when
+// the Conn closes or a write fails.
+func (c *Conn) writeLoop() {
+	defer close(c.writerDoneC)
+	w := &writer{c: c, lastWrite: time.Now()}
+	idle := time.NewTimer(c.opts.KeepAlive)
+	defer idle.Stop()
+	for {
+		wrote, err := w.sendQueued()
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		if wrote {
+			continue
+		}
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-c.wakeC:
+		case <-idle.C:
+			if since := time.Since(w.lastWrite); since < c.opts.KeepAlive {
+				idle.Reset(c.opts.KeepAlive - since)
+				continue
+			}
+			w.buf = peerwire.AppendMessage(w.buf[:0], peerwire.Message{KeepAlive: true})
+			if err := w.flush(); err != nil {
+				c.fail(err)
+				return
+			}
+			idle.Reset(c.opts.KeepAlive)
+		}
+	}
+}
+
+// sendQueued writes what is queued, control messages before blocks, in
+// writes of up to about maxBatchBytes. It reports whether it wrote anything.
+func (w *writer) sendQueued() (bool, error) {
+	c := w.c
+	w.buf = w.buf[:0]
+	w.payload = 0
+	w.appendControl()
+	wrote := false
+	for len(w.buf) < maxBatchBytes {
+		r, ok := c.takeUpload()
+		if !ok {
+			break
+		}
+		if !allowNow(c.opts.UploadLimiter, r.Length) {
+			// Don't hold what is batched while we wait for tokens.
+			if len(w.buf) > 0 {
+				if err := w.flush(); err != nil {
+					return true, err
+				}
+				wrote = true
+			}
+			wanted, err := w.waitUploadTokens(r.Length)
+			if err != nil {
+				return wrote, err
+			}
+			if !wanted {
+				c.commitUpload()
+				continue
+			}
+		}
+		if err := w.appendBlock(r); err != nil {
+			return wrote, err
+		}
+		// Control messages queued meanwhile go before the next block.
+		w.appendControl()
+	}
+	if len(w.buf) == 0 {
+		return wrote, nil
+	}
+	return true, w.flush()
+}
+
+// appendControl moves the queued control messages into the batch.
+func (w *writer) appendControl() {
+	c := w.c
+	c.mu.Lock()
+	if len(c.control) == 0 || c.closed {
+		c.mu.Unlock()
+		return
+	}
+	msgs := c.control
+	c.control = w.spare[:0]
+	c.mu.Unlock()
+	for _, m := range msgs {
+		w.buf = peerwire.AppendMessage(w.buf, m)
+	}
+	// Drop the payload references so sent buffers can be collected.
+	clear(msgs)
+	w.spare = msgs[:0]
+}
+
+// appendBlock reads the block for r from storage straight into the batch,
+// after its PIECE header, and takes it out again if r was cancelled while
+// we waited for the limiter or the disk.
+func (w *writer) appendBlock(r Request) error {
+	c := w.c
+	if !c.inFlightWanted() {
+		// Cancelled while we waited for the limiter: skip the disk read.
+		c.commitUpload()
+		return nil
+	}
+	start := len(w.buf)
+	w.buf = peerwire.AppendPieceHeader(w.buf, uint32(r.Piece), uint32(r.Begin), r.Length)
+	w.buf = slices.Grow(w.buf, r.Length)
+	data := w.buf[len(w.buf) : len(w.buf)+r.Length]
+	if err := c.opts.ReadBlock(r.Piece, r.Begin, data); err != nil {
+		// We can't serve what we advertised; the loop learns why from
+		// the Closed event.
+		return fmt.Errorf("peerconn: reading upload block (piece %d, begin %d, length %d): %w",
+			r.Piece, r.Begin, r.Length, err)
+	}
+	if !c.commitUpload() {
+		w.buf = w.buf[:start]
+		return nil
+	}
+	w.buf = w.buf[:len(w.buf)+r.Length]
+	w.payload += r.Length
+	return nil
+}
+
+// waitUploadTokens waits until the upload limiter allows n bytes, with the
+// batch empty. Control messages queued meanwhile still go out, so the
+// upload limit never holds back our own REQUESTs or HAVEs; and if the
+// request is cancelled meanwhile, the wait stops and the tokens go back.
+// It reports whether the request is still wanted.
+func (w *writer) waitUploadTokens(n int) (bool, error) {
+	c := w.c
+	lim := c.opts.UploadLimiter
+	for n > 0 {
+		// WaitN and ReserveN refuse more than the burst at once.
+		step := min(n, lim.Burst())
+		if step <= 0 {
+			return false, fmt.Errorf("peerconn: upload limiter with burst %d can never allow a byte", lim.Burst())
+		}
+		res := lim.ReserveN(time.Now(), step)
+		if !res.OK() {
+			return false, fmt.Errorf("peerconn: upload limiter refuses %d bytes", step)
+		}
+		wanted, err := w.waitReservation(res)
+		if err != nil || !wanted {
+			return false, err
+		}
+		n -= step
+	}
+	return true, nil
+}
+
+// waitReservation waits out res's delay (see waitUploadTokens).
+func (w *writer) waitReservation(res *rate.Reservation) (bool, error) {
+	c := w.c
+	delay := res.Delay()
+	if delay <= 0 {
+		return true, nil
+	}
+	timer := time.NewTimer(delay)
+	defer timer.Stop()
+	for {
+		select {
+		case <-timer.C:
+			return true, nil
+		case <-c.ctx.Done():
+			res.Cancel()
+			return false, c.ctx.Err()
+		case <-c.wakeC:
+			if !c.inFlightWanted() {
+				res.Cancel()
+				return false, nil
+			}
+			w.appendControl()
+			if len(w.buf) > 0 {
+				if err := w.flush(); err != nil {
+					return false, err
+				}
+			}
+		}
+	}
+}
+
+// flush writes the batch, with a deadline so a peer that stops reading
+// can't block the writer forever.
+func (w *writer) flush() error {
+	c := w.c
+	// It fails only on a closed connection, where the write fails too.
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
+	n, err := c.nc.Write(w.buf)
+	c.bytesOut.Add(int64(n))
+	w.lastWrite = time.Now()
+	if err != nil {
+		return fmt.Errorf("peerconn: write %d bytes to %v: %w", len(w.buf), c.nc.RemoteAddr(), err)
+	}
+	c.payloadOut.Add(int64(w.payload))
+	w.buf = w.buf[:0]
+	w.payload = 0
+	return nil
+}
+
+// takeUpload moves the next queued request in flight.
+func (c *Conn) takeUpload() (Request, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.uploads) == 0 || c.closed {
+		return Request{}, false
+	}
+	r := c.uploads[0]
+	// Shift rather than reslice so the backing array is reused.
+	n := copy(c.uploads, c.uploads[1:])
+	c.uploads = c.uploads[:n]
+	c.inFlight, c.hasInFlight, c.inFlightDropped = r, true, false
+	return r, true
+}
+
+// inFlightWanted reports whether the in-flight request is still wanted.
+func (c *Conn) inFlightWanted() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.hasInFlight && !c.inFlightDropped && !c.closed
+}
+
+// commitUpload ends the in-flight request and reports whether it is still
+// wanted (not cancelled or cleared while we waited for it).
+func (c *Conn) commitUpload() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	keep := c.hasInFlight && !c.inFlightDropped && !c.closed
+	c.hasInFlight, c.inFlightDropped = false, false
+	return keep
+}

@@ -1,0 +1,219 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"shoal/metainfo"
+	"shoal/peerwire"
+	"shoal/storage"
+)
+
+// ErrClosed is returned by operations on a closed Session or a removed Torrent.
+var ErrClosed = errors.New("engine: closed")
+
+// Session is one BitTorrent client: it owns the listening socket, the
+// connection limits, rate limiters, the piece-memory budget and the resume
+// store, and runs the torrents added to it.
+type Session struct {
+	cfg    Config
+	log    *slog.Logger
+	peerID peerwire.PeerID
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // every goroutine the session and its torrents start
+
+	listener net.Listener
+	resume   *storage.ResumeStore // nil when Config.DataDir is empty
+	budget   *storage.Budget      // memory for pieces in flight
+
+	hashSem  chan struct{} // bounds concurrent piece hashing
+	diskSem  chan struct{} // bounds concurrent piece writes
+	halfOpen chan struct{} // bounds outgoing connection attempts
+
+	downLimit, upLimit *rate.Limiter // session-wide; nil when unlimited
+
+	conns atomic.Int64 // established peer connections over all torrents
+
+	mu       sync.RWMutex
+	torrents map[metainfo.InfoHash]*Torrent
+	banned   map[netip.Addr]string // IP -> why, for this session
+	closed   bool
+}
+
+// NewSession starts a session: it opens the resume store in cfg.DataDir (if
+// set) and starts listening for peers (unless cfg.NoListen).
+func NewSession(cfg Config) (*Session, error) {
+	cfg = cfg.withDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Session{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		peerID:   peerwire.NewPeerID(peerIDPrefix),
+		ctx:      ctx,
+		cancel:   cancel,
+		budget:   storage.NewBudget(cfg.PieceMemory),
+		hashSem:  make(chan struct{}, cfg.HashWorkers),
+		diskSem:  make(chan struct{}, cfg.DiskWorkers),
+		halfOpen: make(chan struct{}, cfg.MaxHalfOpen),
+		torrents: make(map[metainfo.InfoHash]*Torrent),
+		banned:   make(map[netip.Addr]string),
+	}
+	s.downLimit = newLimiter(cfg.DownloadRate)
+	s.upLimit = newLimiter(cfg.UploadRate)
+	if cfg.DataDir != "" {
+		if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+			cancel()
+			return nil, fmt.Errorf("engine: data directory: %w", err)
+		}
+		rs, err := storage.OpenResumeStore(filepath.Join(cfg.DataDir, "resume.db"))
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		s.resume = rs
+	}
+	if !cfg.NoListen {
+		ln, err := net.Listen("tcp", cfg.ListenAddr)
+		if err != nil {
+			cancel()
+			if s.resume != nil {
+				s.resume.Close()
+			}
+			return nil, fmt.Errorf("engine: listen: %w", err)
+		}
+		s.listener = ln
+		s.wg.Add(1)
+		go s.acceptLoop()
+	}
+	return s, nil
+}
+
+// newLimiter returns a token bucket for bytesPerSec, or nil for unlimited.
+// The burst holds at least one block so a block-sized wait can succeed.
+func newLimiter(bytesPerSec int64) *rate.Limiter {
+	if bytesPerSec <= 0 {
+		return nil
+	}
+	burst := max(int(bytesPerSec/4), 2*peerwire.BlockSize)
+	return rate.NewLimiter(rate.Limit(bytesPerSec), burst)
+}
+
+// Addr returns the address the session accepts peers on, or nil.
+func (s *Session) Addr() net.Addr {
+	if s.listener == nil {
+		return nil
+	}
+	return s.listener.Addr()
+}
+
+// PeerID returns the session's peer id.
+func (s *Session) PeerID() peerwire.PeerID { return s.peerID }
+
+// Torrents returns the session's torrents.
+func (s *Session) Torrents() []*Torrent {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]*Torrent, 0, len(s.torrents))
+	for _, t := range s.torrents {
+		out = append(out, t)
+	}
+	return out
+}
+
+// Torrent returns the torrent with this info hash, if the session has it.
+func (s *Session) Torrent(ih metainfo.InfoHash) (*Torrent, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	t, ok := s.torrents[ih]
+	return t, ok
+}
+
+// Close stops every torrent, saves their resume data, closes the listener
+// and waits for every goroutine to end.
+func (s *Session) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	if s.listener != nil {
+		s.listener.Close()
+	}
+	s.cancel()
+	s.wg.Wait()
+	if s.resume != nil {
+		return s.resume.Close()
+	}
+	return nil
+}
+
+// ban refuses connections from ip for the rest of the session.
+func (s *Session) ban(ip netip.Addr, why string) {
+	s.mu.Lock()
+	s.banned[ip.Unmap()] = why
+	s.mu.Unlock()
+	s.log.Info("banned peer", "ip", ip, "why", why)
+}
+
+func (s *Session) isBanned(ip netip.Addr) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	_, ok := s.banned[ip.Unmap()]
+	return ok
+}
+
+// acceptLoop accepts incoming connections and hands each to a handshake
+// goroutine.
+func (s *Session) acceptLoop() {
+	defer s.wg.Done()
+	for {
+		nc, err := s.listener.Accept()
+		if err != nil {
+			if s.ctx.Err() != nil {
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			s.log.Warn("accept", "err", err)
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		if s.conns.Load() >= int64(s.cfg.MaxConns) {
+			nc.Close()
+			continue
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.handleIncoming(nc)
+		}()
+	}
+}
+
+// Banned returns the addresses banned in this session, with the reason.
+func (s *Session) Banned() map[netip.Addr]string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make(map[netip.Addr]string, len(s.banned))
+	for ip, why := range s.banned {
+		out[ip] = why
+	}
+	return out
+}

@@ -1,0 +1,300 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"shoal/bitfield"
+	"shoal/engine/choker"
+	"shoal/engine/peerconn"
+	"shoal/engine/picker"
+	"shoal/metainfo"
+	"shoal/storage"
+)
+
+// Priority is a file's download priority.
+type Priority int8
+
+// File priorities, as users of other clients know them.
+const (
+	PrioritySkip   Priority = -1 // do not download
+	PriorityNormal Priority = 0
+	PriorityHigh   Priority = 1
+)
+
+// AddOptions says how to add a torrent.
+type AddOptions struct {
+	// SavePath is the directory the torrent's content goes in, under the
+	// torrent's name (as other clients do). Required.
+	SavePath string
+	// ContentName, if set, replaces the torrent's name as the name of its
+	// file or top directory under SavePath: seeding data that was renamed.
+	// It must be a single path component.
+	ContentName string
+	// Stopped adds the torrent without starting it.
+	Stopped bool
+	// FilePriorities holds one priority per file; nil means all normal.
+	FilePriorities []Priority
+	// Sequential downloads pieces in order instead of rarest first.
+	Sequential bool
+	// Peers are addresses to connect to (a manual peer source).
+	Peers []netip.AddrPort
+}
+
+// Torrent is one torrent in a Session. Its methods are safe for concurrent
+// use: they send commands to the torrent's loop and wait for the answer.
+type Torrent struct {
+	s    *Session
+	mi   *metainfo.MetaInfo
+	info *metainfo.Info
+	// diskInfo is info as laid out on disk: the same, except for the name
+	// when AddOptions.ContentName renames the content.
+	diskInfo *metainfo.Info
+	infoHash metainfo.InfoHash
+	layout   *metainfo.Layout
+	savePath string
+	addedAt  time.Time
+
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	cmdC      chan func()          // API calls, run on the loop
+	connC     chan *handshakedConn // connections whose handshake is done
+	eventC    chan peerconn.Event  // messages and closes from peer connections
+	pieceC    chan pieceResult     // hashed (and written) pieces
+	checkC    chan checkResult     // end of the start-up check
+	dialC     chan dialResult      // outgoing connection attempts
+	resumeC   chan error           // end of a resume save
+	completeC chan struct{}        // closed once every wanted piece is verified
+	checked   atomic.Int64         // pieces checked so far by the start-up check
+	loopDoneC chan struct{}        // closed when the loop has ended
+
+	// Everything below belongs to the loop goroutine.
+	state        State
+	err          error
+	st           storage.Storage
+	have         *bitfield.Bitfield
+	picker       *picker.Picker
+	choker       *choker.Choker
+	peers        map[int]*peer
+	nextKey      int
+	known        map[netip.AddrPort]*knownPeer
+	dialing      int
+	waiting      []*handshakedConn // connections that arrived while checking
+	pieces       map[int]*pieceBuf // pieces being downloaded, by index
+	badPieces    map[int][]badBlock
+	filePrio     []Priority
+	sequential   bool
+	counters     counters
+	resumeDirty  bool
+	savingResume bool
+	completed    bool
+	checkCancel  context.CancelFunc
+	ticks        int
+}
+
+// counters are a torrent's byte counts.
+type counters struct {
+	downloaded, uploaded         int64 // payload bytes this session
+	downloadedEver, uploadedEver int64 // including earlier sessions (resume data)
+	wasted                       int64 // payload received but not used
+	verifiedAtStart              int   // pieces found valid when the torrent started
+	downRate, upRate             float64
+	completedAt                  time.Time
+}
+
+// AddTorrent adds a torrent to the session and, unless opts.Stopped,
+// starts it: existing data under opts.SavePath is checked first (using the
+// resume data when it is still valid), then peers are contacted.
+func (s *Session) AddTorrent(mi *metainfo.MetaInfo, opts AddOptions) (*Torrent, error) {
+	if opts.SavePath == "" {
+		return nil, errors.New("engine: AddOptions.SavePath is required")
+	}
+	if opts.FilePriorities != nil && len(opts.FilePriorities) != len(mi.Info.Files) {
+		return nil, fmt.Errorf("engine: %d file priorities for %d files", len(opts.FilePriorities), len(mi.Info.Files))
+	}
+	diskInfo := &mi.Info
+	if opts.ContentName != "" && opts.ContentName != mi.Info.Name {
+		if err := metainfo.ValidatePath([]string{opts.ContentName}); err != nil {
+			return nil, fmt.Errorf("engine: content name: %w", err)
+		}
+		renamed := mi.Info
+		renamed.Name = opts.ContentName
+		diskInfo = &renamed
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	if _, dup := s.torrents[mi.InfoHash]; dup {
+		return nil, fmt.Errorf("engine: torrent %s already added", mi.InfoHash)
+	}
+	ctx, cancel := context.WithCancel(s.ctx)
+	t := &Torrent{
+		s:          s,
+		mi:         mi,
+		info:       &mi.Info,
+		diskInfo:   diskInfo,
+		infoHash:   mi.InfoHash,
+		layout:     metainfo.NewLayout(&mi.Info),
+		savePath:   opts.SavePath,
+		addedAt:    time.Now(),
+		ctx:        ctx,
+		cancel:     cancel,
+		cmdC:       make(chan func()),
+		connC:      make(chan *handshakedConn, 8),
+		eventC:     make(chan peerconn.Event, 256),
+		pieceC:     make(chan pieceResult, 16),
+		checkC:     make(chan checkResult, 1),
+		dialC:      make(chan dialResult, 8),
+		resumeC:    make(chan error, 1),
+		completeC:  make(chan struct{}),
+		loopDoneC:  make(chan struct{}),
+		peers:      make(map[int]*peer),
+		known:      make(map[netip.AddrPort]*knownPeer),
+		pieces:     make(map[int]*pieceBuf),
+		badPieces:  make(map[int][]badBlock),
+		filePrio:   make([]Priority, len(mi.Info.Files)),
+		choker:     choker.New(s.cfg.UploadSlots, nil),
+		state:      StateStopped,
+		sequential: opts.Sequential,
+	}
+	copy(t.filePrio, opts.FilePriorities)
+	for _, a := range opts.Peers {
+		t.known[a] = &knownPeer{}
+	}
+	s.torrents[mi.InfoHash] = t
+	s.wg.Add(1)
+	go t.run(!opts.Stopped)
+	return t, nil
+}
+
+// InfoHash returns the torrent's v1 info hash.
+func (t *Torrent) InfoHash() metainfo.InfoHash { return t.infoHash }
+
+// Name returns the torrent's name.
+func (t *Torrent) Name() string { return t.info.Name }
+
+// MetaInfo returns the torrent's metainfo. Callers must not change it.
+func (t *Torrent) MetaInfo() *metainfo.MetaInfo { return t.mi }
+
+// call runs f on the torrent's loop and waits for it.
+func (t *Torrent) call(f func()) error {
+	done := make(chan struct{})
+	select {
+	case t.cmdC <- func() { f(); close(done) }:
+	case <-t.loopDoneC:
+		return ErrClosed
+	}
+	select {
+	case <-done:
+		return nil
+	case <-t.loopDoneC:
+		return ErrClosed
+	}
+}
+
+// Start starts a stopped torrent (or one stopped by an error, to retry).
+func (t *Torrent) Start() error { return t.call(t.start) }
+
+// Stop disconnects every peer, saves resume data and closes the files.
+func (t *Torrent) Stop() error { return t.call(func() { t.stop(StateStopped, nil) }) }
+
+// AddPeers adds peer addresses to connect to.
+func (t *Torrent) AddPeers(addrs ...netip.AddrPort) error {
+	return t.call(func() {
+		for _, a := range addrs {
+			a = netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
+			if _, ok := t.known[a]; !ok && a.IsValid() && a.Port() != 0 {
+				t.known[a] = &knownPeer{}
+			}
+		}
+		t.connectMore(time.Now())
+	})
+}
+
+// Complete returns a channel that is closed once every wanted piece has
+// been verified.
+func (t *Torrent) Complete() <-chan struct{} { return t.completeC }
+
+// WaitComplete waits until every wanted piece is verified, the torrent
+// fails, or ctx ends.
+func (t *Torrent) WaitComplete(ctx context.Context) error {
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-t.completeC:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.loopDoneC:
+			return ErrClosed
+		case <-tick.C:
+			if st := t.Stats(); st.State == StateError {
+				return st.Err
+			}
+		}
+	}
+}
+
+// Remove takes the torrent out of the session, optionally deleting its
+// downloaded data, and forgets its resume data.
+func (t *Torrent) Remove(deleteData bool) error {
+	s := t.s
+	s.mu.Lock()
+	if s.torrents[t.infoHash] != t {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	delete(s.torrents, t.infoHash)
+	s.mu.Unlock()
+	t.cancel()
+	<-t.loopDoneC
+	var errs []error
+	if s.resume != nil {
+		errs = append(errs, s.resume.Delete(t.infoHash))
+	}
+	if deleteData {
+		errs = append(errs, t.deleteData())
+	}
+	return errors.Join(errs...)
+}
+
+// deleteData removes the torrent's files and the directories they were in,
+// if those are then empty.
+func (t *Torrent) deleteData() error {
+	var errs []error
+	dirs := map[string]bool{}
+	for i := range t.info.Files {
+		p, err := t.diskInfo.FilePath(t.savePath, i)
+		if err != nil {
+			continue // padding files without a path
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+		for d := filepath.Dir(p); len(d) > len(t.savePath); d = filepath.Dir(d) {
+			dirs[d] = true
+		}
+	}
+	// Deepest first, so a parent is empty by the time it is tried.
+	for len(dirs) > 0 {
+		deepest := ""
+		for d := range dirs {
+			if len(d) > len(deepest) {
+				deepest = d
+			}
+		}
+		delete(dirs, deepest)
+		os.Remove(deepest) // fails, harmlessly, if something else is there
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,367 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"time"
+
+	"shoal/bitfield"
+	"shoal/engine/picker"
+	"shoal/storage"
+)
+
+// rechokeTicks is how often, in one-second ticks, the choker runs (BEP 3's
+// reference client rechokes every 10 s).
+const rechokeTicks = 10
+
+// checkResult is the outcome of the start-up check of existing data.
+type checkResult struct {
+	have *bitfield.Bitfield
+	rec  *storage.ResumeRecord // the saved record, if it was used
+	err  error
+}
+
+// run is the torrent's loop: the only goroutine that touches its state.
+func (t *Torrent) run(start bool) {
+	defer t.s.wg.Done()
+	defer close(t.loopDoneC)
+	if start {
+		t.start()
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case f := <-t.cmdC:
+			f()
+		case hc := <-t.connC:
+			t.addPeer(hc)
+		case ev := <-t.eventC:
+			t.handleEvent(ev)
+		case r := <-t.pieceC:
+			t.pieceDone(r)
+		case r := <-t.checkC:
+			t.checkDone(r)
+		case r := <-t.dialC:
+			t.dialDone(r)
+		case err := <-t.resumeC:
+			t.savingResume = false
+			if err != nil {
+				t.s.log.Warn("saving resume data", "torrent", t.info.Name, "err", err)
+			}
+		case now := <-tick.C:
+			t.tick(now)
+		case <-t.ctx.Done():
+			t.stop(StateStopped, nil)
+			return
+		}
+	}
+}
+
+// active reports whether the torrent is exchanging pieces.
+func (t *Torrent) active() bool {
+	return t.state == StateDownloading || t.state == StateSeeding
+}
+
+// start opens the storage and checks existing data in the background.
+func (t *Torrent) start() {
+	if t.state != StateStopped && t.state != StateError {
+		return
+	}
+	st, err := storage.NewFileStorage(t.savePath, t.diskInfo, storage.FileOptions{
+		MaxOpenFiles: t.s.cfg.MaxOpenFiles,
+		Wanted:       t.wantedFiles(),
+	})
+	if err != nil {
+		t.state, t.err = StateError, err
+		return
+	}
+	t.st, t.state, t.err = st, StateChecking, nil
+	ctx, cancel := context.WithCancel(t.ctx)
+	t.checkCancel = cancel
+	t.s.wg.Add(1)
+	go func() {
+		defer t.s.wg.Done()
+		have, rec, err := t.check(ctx, st)
+		select {
+		case t.checkC <- checkResult{have: have, rec: rec, err: err}:
+		case <-ctx.Done():
+		}
+	}()
+}
+
+// check finds which pieces are already on disk. With a valid resume record
+// only the pieces of files that changed since it was saved are read again;
+// otherwise every piece is verified.
+func (t *Torrent) check(ctx context.Context, st storage.Storage) (*bitfield.Bitfield, *storage.ResumeRecord, error) {
+	n := t.info.NumPieces()
+	workers := t.s.cfg.HashWorkers
+	t.checked.Store(0)
+	progress := func(done, _ int) { t.checked.Store(int64(done)) }
+	if t.s.resume != nil {
+		rec, ok, err := t.s.resume.Load(t.infoHash)
+		if err != nil {
+			t.s.log.Warn("loading resume data", "torrent", t.info.Name, "err", err)
+		}
+		if ok && rec.SavePath == t.savePath && rec.NumPieces == n && bytes.Equal(rec.InfoBytes, t.mi.InfoBytes) {
+			have, err := bitfield.FromBytes(rec.Verified, n)
+			if err == nil {
+				now := storage.CurrentFileStates(t.savePath, t.diskInfo)
+				recheck := storage.PiecesToRecheck(t.info, rec.Files, now)
+				good, err := storage.VerifyPieces(ctx, st, t.info, recheck, workers, progress)
+				if err != nil {
+					return nil, nil, err
+				}
+				for _, i := range recheck {
+					if good.Has(i) {
+						have.Set(i)
+					} else {
+						have.Clear(i)
+					}
+				}
+				return have, &rec, nil
+			}
+		}
+	}
+	have, err := storage.Verify(ctx, st, t.info, workers, progress)
+	return have, nil, err
+}
+
+func (t *Torrent) checkDone(r checkResult) {
+	if t.state != StateChecking {
+		return
+	}
+	t.checkCancel()
+	if r.err != nil {
+		t.stop(StateError, fmt.Errorf("checking existing data: %w", r.err))
+		return
+	}
+	t.have = r.have
+	t.counters.verifiedAtStart = r.have.Count()
+	if r.rec != nil {
+		t.counters.downloadedEver = r.rec.Downloaded
+		t.counters.uploadedEver = r.rec.Uploaded
+		t.counters.completedAt = r.rec.CompletedAt
+	}
+	t.picker = picker.New(t.layout, picker.Options{})
+	for i := t.have.NextSet(0); i >= 0; i = t.have.NextSet(i + 1) {
+		t.picker.SetHave(i)
+	}
+	t.picker.SetSequential(t.sequential)
+	t.applyPriorities()
+	t.state = StateDownloading
+	t.resumeDirty = true
+	t.checkComplete()
+	waiting := t.waiting
+	t.waiting = nil
+	for _, hc := range waiting {
+		t.addPeer(hc)
+	}
+	t.connectMore(time.Now())
+}
+
+// stop ends every connection, saves resume data and closes the files.
+// It runs on the loop, and is also how the loop ends.
+func (t *Torrent) stop(state State, err error) {
+	if t.checkCancel != nil {
+		t.checkCancel()
+	}
+	for _, p := range t.peers {
+		t.dropPeer(p, err)
+	}
+	for _, hc := range t.waiting {
+		hc.nc.Close()
+	}
+	t.waiting = nil
+	for i, pb := range t.pieces {
+		t.releasePiece(i, pb)
+	}
+	if t.st != nil {
+		if t.have != nil && t.state != StateChecking {
+			t.saveResumeNow()
+		}
+		t.st.Close()
+		t.st = nil
+	}
+	t.picker = nil
+	t.state, t.err = state, err
+	if err != nil {
+		t.s.log.Warn("torrent stopped", "torrent", t.info.Name, "err", err)
+	}
+}
+
+// tick runs once a second: rates, request timeouts, choking, resume data
+// and new connections.
+func (t *Torrent) tick(now time.Time) {
+	t.ticks++
+	if !t.active() {
+		return
+	}
+	t.sampleRates(now)
+	t.expireRequests(now)
+	if t.ticks%rechokeTicks == 0 {
+		t.rechoke(now)
+	}
+	if t.resumeDirty && !t.savingResume && t.ticks%int(max(1, t.s.cfg.ResumeInterval/time.Second)) == 0 {
+		t.saveResume()
+	}
+	t.connectMore(now)
+}
+
+// wantedFiles reports, per file, whether it is to be downloaded.
+func (t *Torrent) wantedFiles() []bool {
+	w := make([]bool, len(t.filePrio))
+	for i, p := range t.filePrio {
+		w[i] = p != PrioritySkip
+	}
+	return w
+}
+
+// applyPriorities passes the file priorities to the picker as piece
+// priorities: a piece takes the highest priority of the files it touches.
+func (t *Torrent) applyPriorities() {
+	if t.picker == nil {
+		return
+	}
+	prio := make([]picker.Priority, t.info.NumPieces())
+	for i := range prio {
+		prio[i] = picker.Skip
+	}
+	for f, p := range t.filePrio {
+		first, end := t.layout.FilePieces(f)
+		pp := toPickerPriority(p)
+		for i := first; i < end; i++ {
+			if pp > prio[i] {
+				prio[i] = pp
+			}
+		}
+	}
+	for i, p := range prio {
+		t.picker.SetPriority(i, p)
+	}
+	for _, p := range t.peers {
+		t.updateInterest(p)
+	}
+	t.checkComplete()
+}
+
+func toPickerPriority(p Priority) picker.Priority {
+	switch p {
+	case PrioritySkip:
+		return picker.Skip
+	case PriorityHigh:
+		return picker.High
+	}
+	return picker.Normal
+}
+
+// wantedPiece reports whether piece i touches a file that is not skipped.
+func (t *Torrent) wantedPiece(i int) bool {
+	for _, sp := range t.layout.PieceSpans(i) {
+		if t.filePrio[sp.File] != PrioritySkip && !t.info.Files[sp.File].IsPadding() {
+			return true
+		}
+	}
+	return false
+}
+
+// checkComplete closes completeC once every wanted piece is verified.
+func (t *Torrent) checkComplete() {
+	if t.have == nil {
+		return
+	}
+	for i := t.have.NextClear(0); i >= 0; i = t.have.NextClear(i + 1) {
+		if t.wantedPiece(i) {
+			if t.state == StateSeeding {
+				t.state = StateDownloading
+			}
+			return
+		}
+	}
+	if t.state == StateDownloading {
+		t.state = StateSeeding
+	}
+	if !t.completed {
+		t.completed = true
+		close(t.completeC)
+		if t.counters.completedAt.IsZero() {
+			t.counters.completedAt = time.Now()
+		}
+		if ec, ok := t.st.(emptyFileCreator); ok {
+			if err := ec.CreateEmptyFiles(); err != nil {
+				t.stop(StateError, err)
+				return
+			}
+		}
+		t.saveResume()
+	}
+}
+
+// emptyFileCreator is storage that creates zero-length files on request:
+// they hold no piece, so writing pieces never creates them.
+type emptyFileCreator interface{ CreateEmptyFiles() error }
+
+// stats builds a Stats snapshot.
+func (t *Torrent) stats() Stats {
+	st := Stats{
+		State:           t.state,
+		Err:             t.err,
+		Pieces:          t.info.NumPieces(),
+		VerifiedAtStart: t.counters.verifiedAtStart,
+		CheckedPieces:   int(t.checked.Load()),
+		DownloadRate:    t.counters.downRate,
+		UploadRate:      t.counters.upRate,
+		Downloaded:      t.counters.downloaded,
+		Uploaded:        t.counters.uploaded,
+		DownloadedEver:  t.counters.downloadedEver + t.counters.downloaded,
+		UploadedEver:    t.counters.uploadedEver + t.counters.uploaded,
+		Wasted:          t.counters.wasted,
+		Peers:           len(t.peers),
+		KnownPeers:      len(t.known),
+		CompletedAt:     t.counters.completedAt,
+	}
+	for i, f := range t.info.Files {
+		st.TotalSize += f.Length
+		if t.filePrio[i] != PrioritySkip && !f.IsPadding() {
+			st.WantedSize += f.Length
+			st.HaveWanted += t.fileHave(i)
+		}
+	}
+	if t.have != nil {
+		st.PiecesHave = t.have.Count()
+	}
+	if st.WantedSize > 0 {
+		st.Progress = float64(st.HaveWanted) / float64(st.WantedSize)
+	} else if t.completed {
+		st.Progress = 1
+	}
+	for _, p := range t.peers {
+		if p.isSeed(t.info.NumPieces()) {
+			st.Seeds++
+		}
+	}
+	return st
+}
+
+// fileHave returns the verified bytes of file i.
+func (t *Torrent) fileHave(i int) int64 {
+	if t.have == nil {
+		return 0
+	}
+	first, end := t.layout.FilePieces(i)
+	var n int64
+	for p := first; p < end; p++ {
+		if !t.have.Has(p) {
+			continue
+		}
+		for _, sp := range t.layout.PieceSpans(p) {
+			if sp.File == i {
+				n += sp.Length
+			}
+		}
+	}
+	return n
+}
+
+func errIndex(i int) error { return fmt.Errorf("engine: no file %d", i) }

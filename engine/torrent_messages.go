@@ -1,0 +1,215 @@
+package engine
+
+import (
+	"time"
+
+	"shoal/bitfield"
+	"shoal/engine/picker"
+	"shoal/peerwire"
+)
+
+// handleMessage applies one message from a peer. An error means the peer
+// broke the protocol and is disconnected.
+func (t *Torrent) handleMessage(p *peer, m peerwire.Message) error {
+	if m.KeepAlive {
+		return nil
+	}
+	p.msgs++
+	n := t.info.NumPieces()
+	switch m.ID {
+	case peerwire.Choke:
+		p.peerChoking = true
+		if !p.fast {
+			// Without BEP 6 a choke discards every pending request.
+			t.releaseRequests(p)
+		}
+	case peerwire.Unchoke:
+		p.peerChoking = false
+		t.fillRequests(p)
+	case peerwire.Interested:
+		p.peerInterested = true
+		t.maybeUnchoke(p)
+	case peerwire.NotInterested:
+		p.peerInterested = false
+		if !p.amChoking && !p.optimistic {
+			t.choke(p)
+		}
+	case peerwire.Have:
+		if int(m.Index) >= n {
+			return protocolError("HAVE for piece %d of %d", m.Index, n)
+		}
+		t.ensurePeerBitfield(p)
+		if !p.has.Has(int(m.Index)) {
+			p.has.Set(int(m.Index))
+			t.picker.PeerHave(p.key, int(m.Index))
+		}
+		t.updateInterest(p)
+	case peerwire.Bitfield, peerwire.HaveAll, peerwire.HaveNone:
+		// BEP 3/6: only as the first message after the handshake.
+		if p.msgs != 1 && !(p.msgs == 2 && p.sentExtendedFirst) {
+			return protocolError("%v after other messages", m.ID)
+		}
+		if m.ID != peerwire.Bitfield && !p.fast {
+			return protocolError("%v without the fast extension", m.ID)
+		}
+		if err := t.setPeerPieces(p, m); err != nil {
+			return err
+		}
+	case peerwire.Request:
+		return t.handleRequest(p, m)
+	case peerwire.Cancel:
+		p.conn.CancelUpload(int(m.Index), int64(m.Begin), int(m.Length))
+	case peerwire.Piece:
+		return t.handleBlock(p, m)
+	case peerwire.Reject:
+		if !p.fast {
+			return protocolError("REJECT without the fast extension")
+		}
+		b := picker.Block{Piece: int(m.Index), Begin: int64(m.Begin), Length: int64(m.Length)}
+		if _, ok := p.requests[b]; ok {
+			delete(p.requests, b)
+			t.picker.Release(p.key, b)
+		}
+	case peerwire.AllowedFast:
+		if !p.fast {
+			return protocolError("ALLOWED_FAST without the fast extension")
+		}
+		if int(m.Index) < n && len(p.allowedFast) < 64 {
+			if p.allowedFast == nil {
+				p.allowedFast = make(map[uint32]bool)
+			}
+			p.allowedFast[m.Index] = true
+			t.fillRequests(p)
+		}
+	case peerwire.Suggest, peerwire.Port:
+		// Hints we do not act on yet (the DHT comes later).
+	case peerwire.Extended:
+		if m.ExtendedID == 0 {
+			if p.msgs == 1 {
+				p.sentExtendedFirst = true
+			}
+			hs, err := peerwire.ParseExtendedHandshake(m.Payload)
+			if err != nil {
+				return protocolError("extension handshake: %v", err)
+			}
+			if hs.Reqq > 0 {
+				p.reqq = min(hs.Reqq, maxReqq)
+			}
+			if hs.V != "" {
+				p.client = hs.V
+			}
+		}
+	}
+	return nil
+}
+
+// setPeerPieces applies BITFIELD, HAVE_ALL or HAVE_NONE.
+func (t *Torrent) setPeerPieces(p *peer, m peerwire.Message) error {
+	n := t.info.NumPieces()
+	switch m.ID {
+	case peerwire.Bitfield:
+		bf, err := bitfield.FromBytes(m.Payload, n)
+		if err != nil {
+			return protocolError("%v", err)
+		}
+		p.has = bf
+	case peerwire.HaveAll:
+		p.haveAll = true
+		p.has = bitfield.New(n)
+		p.has.SetAll()
+	case peerwire.HaveNone:
+		p.has = bitfield.New(n)
+	}
+	if p.inPicker {
+		t.picker.RemovePeer(p.key)
+	}
+	if p.haveAll {
+		t.picker.PeerHaveAll(p.key)
+	} else {
+		t.picker.AddPeer(p.key, p.has)
+	}
+	p.inPicker = true
+	if t.completed && p.isSeed(n) {
+		return errBothSeeds
+	}
+	t.updateInterest(p)
+	return nil
+}
+
+// ensurePeerBitfield gives a peer that sent no bitfield an empty one (BEP 3
+// lets a peer with no pieces skip the bitfield).
+func (t *Torrent) ensurePeerBitfield(p *peer) {
+	if p.has == nil {
+		p.has = bitfield.New(t.info.NumPieces())
+	}
+	if !p.inPicker {
+		t.picker.AddPeer(p.key, p.has)
+		p.inPicker = true
+	}
+}
+
+// updateInterest tells the peer whether we want something it has.
+func (t *Torrent) updateInterest(p *peer) {
+	if t.picker == nil || !p.inPicker {
+		return
+	}
+	want := !t.completed && t.picker.Interesting(p.key)
+	if want == p.amInterested {
+		return
+	}
+	p.amInterested = want
+	if want {
+		p.conn.Send(peerwire.Message{ID: peerwire.Interested})
+		t.fillRequests(p)
+	} else {
+		p.conn.Send(peerwire.Message{ID: peerwire.NotInterested})
+	}
+}
+
+// handleRequest queues an upload, or refuses it (BEP 6 REJECT when the
+// fast extension is on; otherwise it is dropped silently, as BEP 3 leaves
+// a choked peer's requests unanswered).
+func (t *Torrent) handleRequest(p *peer, m peerwire.Message) error {
+	n := t.info.NumPieces()
+	if int(m.Index) >= n || m.Length == 0 || m.Length > peerwire.BlockSize ||
+		int64(m.Begin)+int64(m.Length) > t.layout.PieceSize(int(m.Index)) {
+		return protocolError("request for piece %d begin %d length %d out of range", m.Index, m.Begin, m.Length)
+	}
+	// We send no ALLOWED_FAST sets, so a choked peer gets nothing.
+	ok := t.have.Has(int(m.Index)) && !p.amChoking &&
+		p.conn.QueueUpload(int(m.Index), int64(m.Begin), int(m.Length))
+	if !ok && p.fast {
+		p.conn.Send(peerwire.Message{ID: peerwire.Reject, Index: m.Index, Begin: m.Begin, Length: m.Length})
+	}
+	return nil
+}
+
+// releaseRequests returns all of a peer's outstanding requests to the picker.
+func (t *Torrent) releaseRequests(p *peer) {
+	for b := range p.requests {
+		t.picker.Release(p.key, b)
+	}
+	clear(p.requests)
+}
+
+// expireRequests treats a peer that has sent nothing for RequestTimeout
+// while we wait on it as snubbed, and gives its requests to others.
+func (t *Torrent) expireRequests(now time.Time) {
+	for _, p := range t.peers {
+		if len(p.requests) == 0 || now.Sub(p.lastBlockAt) < t.s.cfg.RequestTimeout {
+			continue
+		}
+		p.snubbed = true
+		if p.fast {
+			for b := range p.requests {
+				p.conn.Send(peerwire.Message{ID: peerwire.Cancel, Index: uint32(b.Piece), Begin: uint32(b.Begin), Length: uint32(b.Length)})
+			}
+		}
+		t.releaseRequests(p)
+		for _, q := range t.peers {
+			if q != p {
+				t.fillRequests(q)
+			}
+		}
+	}
+}

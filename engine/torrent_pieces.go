@@ -1,0 +1,302 @@
+package engine
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+	"time"
+
+	"shoal/engine/picker"
+	"shoal/peerwire"
+)
+
+// errBothSeeds ends a connection between two seeds: neither wants anything.
+var errBothSeeds = errors.New("both sides are seeds")
+
+// pieceBuf holds a piece while its blocks arrive.
+type pieceBuf struct {
+	data    []byte
+	senders []netip.Addr // who sent each block, by block index
+}
+
+// badBlock remembers one block of a piece that failed its hash check: who
+// sent it and a digest of what they sent. When the piece later passes, the
+// blocks that differ from the good data name the peer that lied.
+type badBlock struct {
+	ip     netip.Addr
+	begin  int64
+	digest [sha1.Size]byte
+}
+
+// pieceResult is a complete piece after hashing and, if it passed, writing.
+type pieceResult struct {
+	piece    int
+	buf      *pieceBuf
+	ok       bool  // the hash matched
+	writeErr error // writing the verified piece failed
+}
+
+// blockPool recycles the 16 KiB buffers blocks arrive in.
+var blockPool = bufferPool{size: peerwire.BlockSize}
+
+type bufferPool struct {
+	size int
+	pool sync.Pool
+}
+
+func (bp *bufferPool) get(n int) []byte {
+	if n != bp.size {
+		return make([]byte, n)
+	}
+	if b, ok := bp.pool.Get().(*[]byte); ok {
+		return *b
+	}
+	return make([]byte, n)
+}
+
+func (bp *bufferPool) put(b []byte) {
+	if cap(b) == bp.size {
+		b = b[:bp.size]
+		bp.pool.Put(&b)
+	}
+}
+
+// queueDepth is how many requests to keep outstanding with a peer: about
+// two seconds of its current rate, at least 4 blocks (so a new peer can
+// show its speed) and at most what it told us it accepts.
+func (t *Torrent) queueDepth(p *peer) int {
+	rate := p.downMeter.Rate(time.Now())
+	depth := int(2 * rate / peerwire.BlockSize)
+	return max(min(depth, p.reqq), min(16, p.reqq), 4)
+}
+
+// fillRequests tops up a peer's outstanding requests.
+func (t *Torrent) fillRequests(p *peer) {
+	if t.picker == nil || !p.amInterested || !p.inPicker || t.state != StateDownloading {
+		return
+	}
+	if p.peerChoking && len(p.allowedFast) == 0 {
+		return
+	}
+	need := t.queueDepth(p) - len(p.requests)
+	if need <= 0 {
+		return
+	}
+	var blocks []picker.Block
+	if p.peerChoking {
+		allowed := make([]uint32, 0, len(p.allowedFast))
+		for i := range p.allowedFast {
+			allowed = append(allowed, i)
+		}
+		blocks = t.picker.PickAllowedFast(p.key, need, allowed)
+	} else {
+		blocks = t.picker.Pick(p.key, need)
+	}
+	now := time.Now()
+	for i, b := range blocks {
+		if t.pieces[b.Piece] == nil && !t.newPiece(b.Piece) {
+			// Out of piece memory: hand the rest back and wait.
+			for _, r := range blocks[i:] {
+				t.picker.Release(p.key, r)
+			}
+			return
+		}
+		p.requests[b] = now
+		p.conn.Send(peerwire.Message{ID: peerwire.Request, Index: uint32(b.Piece), Begin: uint32(b.Begin), Length: uint32(b.Length)})
+	}
+}
+
+// newPiece reserves memory for a piece that is starting to arrive.
+func (t *Torrent) newPiece(i int) bool {
+	size := t.layout.PieceSize(i)
+	if !t.s.budget.TryAcquire(size) {
+		return false
+	}
+	nblocks := int((size + peerwire.BlockSize - 1) / peerwire.BlockSize)
+	t.pieces[i] = &pieceBuf{data: make([]byte, size), senders: make([]netip.Addr, nblocks)}
+	return true
+}
+
+// releasePiece gives a piece's memory back to the budget.
+func (t *Torrent) releasePiece(i int, pb *pieceBuf) {
+	if t.pieces[i] == pb {
+		delete(t.pieces, i)
+	}
+	t.s.budget.Release(int64(len(pb.data)))
+}
+
+// handleBlock stores a received block; a piece whose last block arrives is
+// sent to be hashed.
+func (t *Torrent) handleBlock(p *peer, m peerwire.Message) error {
+	defer blockPool.put(m.Payload)
+	b := picker.Block{Piece: int(m.Index), Begin: int64(m.Begin), Length: int64(len(m.Payload))}
+	if _, ok := p.requests[b]; !ok || t.picker == nil {
+		// Unrequested (or already cancelled): BEP 3 lets it arrive; we
+		// count it as wasted.
+		t.counters.wasted += b.Length
+		return nil
+	}
+	delete(p.requests, b)
+	p.lastBlockAt, p.snubbed = time.Now(), false
+	p.downloaded += b.Length
+	pb := t.pieces[b.Piece]
+	receipt := t.picker.Received(p.key, b)
+	if !receipt.Stored() || pb == nil {
+		t.counters.wasted += b.Length
+	} else {
+		copy(pb.data[b.Begin:], m.Payload)
+		pb.senders[b.Begin/peerwire.BlockSize] = p.addr.Addr()
+	}
+	for _, k := range receipt.Cancel {
+		if q, ok := t.peers[k]; ok {
+			if _, had := q.requests[b]; had {
+				delete(q.requests, b)
+				q.conn.Send(peerwire.Message{ID: peerwire.Cancel, Index: m.Index, Begin: m.Begin, Length: uint32(b.Length)})
+			}
+		}
+	}
+	if receipt.PieceDone && pb != nil {
+		delete(t.pieces, b.Piece)
+		t.hashPiece(b.Piece, pb)
+	}
+	t.fillRequests(p)
+	return nil
+}
+
+// hashPiece verifies a complete piece and, if it is good, writes it, on a
+// worker goroutine bounded by the session's hashing and disk limits.
+func (t *Torrent) hashPiece(i int, pb *pieceBuf) {
+	want := t.info.Pieces[i]
+	st := t.st
+	t.s.wg.Add(1)
+	go func() {
+		defer t.s.wg.Done()
+		if r, ok := t.verifyAndWrite(st, i, pb, want); ok {
+			select {
+			case t.pieceC <- r:
+				return
+			case <-t.ctx.Done():
+			}
+		}
+		t.s.budget.Release(int64(len(pb.data))) // the loop will not see it
+	}()
+}
+
+// verifyAndWrite hashes a piece and writes it if it is good. It reports
+// false if the torrent ended first.
+func (t *Torrent) verifyAndWrite(st interface {
+	WritePiece(int, []byte) error
+}, i int, pb *pieceBuf, want [sha1.Size]byte) (pieceResult, bool) {
+	r := pieceResult{piece: i, buf: pb}
+	if !acquire(t.ctx, t.s.hashSem) {
+		return r, false
+	}
+	r.ok = sha1.Sum(pb.data) == want
+	<-t.s.hashSem
+	if r.ok {
+		if !acquire(t.ctx, t.s.diskSem) {
+			return r, false
+		}
+		r.writeErr = st.WritePiece(i, pb.data)
+		<-t.s.diskSem
+	}
+	return r, true
+}
+
+func acquire(ctx interface{ Done() <-chan struct{} }, sem chan struct{}) bool {
+	select {
+	case sem <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// pieceDone handles a hashed piece.
+func (t *Torrent) pieceDone(r pieceResult) {
+	t.s.budget.Release(int64(len(r.buf.data)))
+	if t.picker == nil || t.state == StateError {
+		return
+	}
+	if r.writeErr != nil {
+		// A storage error stops the torrent: requesting more would only
+		// fail again (and waste the swarm's bandwidth).
+		t.stop(StateError, fmt.Errorf("writing piece %d: %w", r.piece, r.writeErr))
+		return
+	}
+	if !r.ok {
+		t.pieceFailed(r)
+		return
+	}
+	t.have.Set(r.piece)
+	t.picker.PieceVerified(r.piece)
+	t.resumeDirty = true
+	t.judgeBadBlocks(r)
+	for _, p := range t.peers {
+		p.conn.Send(peerwire.Message{ID: peerwire.Have, Index: uint32(r.piece)})
+		t.updateInterest(p)
+	}
+	t.checkComplete()
+	if t.completed {
+		for _, p := range t.peers {
+			if p.isSeed(t.info.NumPieces()) {
+				t.dropPeer(p, errBothSeeds)
+			}
+		}
+	}
+}
+
+// pieceFailed handles a piece whose hash did not match. If one peer sent
+// all of it, that peer is banned; otherwise we remember who sent what, and
+// judge them when the piece finally passes.
+func (t *Torrent) pieceFailed(r pieceResult) {
+	t.counters.wasted += int64(len(r.buf.data))
+	t.picker.PieceFailed(r.piece)
+	senders := map[netip.Addr]bool{}
+	var blocks []badBlock
+	for bi, ip := range r.buf.senders {
+		if !ip.IsValid() {
+			continue
+		}
+		senders[ip] = true
+		begin := int64(bi) * peerwire.BlockSize
+		end := min(begin+peerwire.BlockSize, int64(len(r.buf.data)))
+		blocks = append(blocks, badBlock{ip: ip, begin: begin, digest: sha1.Sum(r.buf.data[begin:end])})
+	}
+	if len(senders) == 1 {
+		for ip := range senders {
+			t.banIP(ip, fmt.Sprintf("sent piece %d that failed its hash check", r.piece))
+		}
+		return
+	}
+	t.badPieces[r.piece] = append(t.badPieces[r.piece], blocks...)
+}
+
+// judgeBadBlocks compares the blocks of earlier failed attempts at a piece
+// with the data that passed: whoever sent a different block sent bad data.
+func (t *Torrent) judgeBadBlocks(r pieceResult) {
+	bad, ok := t.badPieces[r.piece]
+	if !ok {
+		return
+	}
+	delete(t.badPieces, r.piece)
+	for _, b := range bad {
+		end := min(b.begin+peerwire.BlockSize, int64(len(r.buf.data)))
+		if good := sha1.Sum(r.buf.data[b.begin:end]); !bytes.Equal(good[:], b.digest[:]) {
+			t.banIP(b.ip, fmt.Sprintf("sent a bad block of piece %d", r.piece))
+		}
+	}
+}
+
+// banIP bans an address for the session and drops its connections.
+func (t *Torrent) banIP(ip netip.Addr, why string) {
+	t.s.ban(ip, why)
+	for _, p := range t.peers {
+		if p.addr.Addr() == ip {
+			t.dropPeer(p, errors.New("banned: "+why))
+		}
+	}
+}
