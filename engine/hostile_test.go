@@ -22,15 +22,18 @@ type lyingSeeder struct {
 	mi      *metainfo.MetaInfo
 	data    []byte // the torrent's content, concatenated
 	corrupt map[int]bool
+	// rejectFirst is how many requests to refuse with REJECT (BEP 6)
+	// before serving any.
+	rejectFirst int
 }
 
-func startLyingSeeder(t *testing.T, addr string, mi *metainfo.MetaInfo, data []byte, corrupt map[int]bool) *lyingSeeder {
+func startLyingSeeder(t *testing.T, addr string, mi *metainfo.MetaInfo, data []byte, corrupt map[int]bool, rejectFirst int) *lyingSeeder {
 	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ls := &lyingSeeder{ln: ln, mi: mi, data: data, corrupt: corrupt}
+	ls := &lyingSeeder{ln: ln, mi: mi, data: data, corrupt: corrupt, rejectFirst: rejectFirst}
 	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
@@ -75,6 +78,14 @@ func (ls *lyingSeeder) serve(c net.Conn) {
 		if m.ID != peerwire.Request || m.KeepAlive {
 			continue
 		}
+		if ls.rejectFirst > 0 {
+			ls.rejectFirst--
+			w.Write(peerwire.AppendMessage(nil, peerwire.Message{ID: peerwire.Reject, Index: m.Index, Begin: m.Begin, Length: m.Length}))
+			if err := w.Flush(); err != nil {
+				return
+			}
+			continue
+		}
 		off := int64(m.Index)*ls.mi.Info.PieceLength + int64(m.Begin)
 		block := append([]byte(nil), ls.data[off:off+int64(m.Length)]...)
 		if ls.corrupt[int(m.Index)] {
@@ -99,7 +110,7 @@ func TestPeerSendingBadDataIsBanned(t *testing.T) {
 	for i := 0; i < fx.mi.Info.NumPieces(); i++ {
 		corrupt[i] = true // it lies about everything: whatever we take from it fails
 	}
-	liar := startLyingSeeder(t, "127.0.0.2:0", fx.mi, data, corrupt)
+	liar := startLyingSeeder(t, "127.0.0.2:0", fx.mi, data, corrupt, 0)
 	leecher := newTestSession(t, Config{})
 	out := t.TempDir()
 	tor, err := leecher.AddTorrent(fx.mi, AddOptions{SavePath: out, Peers: []netip.AddrPort{liar.addr()}})
@@ -193,5 +204,25 @@ func TestRequestsToSilentPeerTimeOut(t *testing.T) {
 	if err := tor.WaitComplete(ctx); err != nil {
 		t.Fatalf("requests held by a silent peer were never given to the seeder: %v", err)
 	}
+	sameContent(t, fx.mi, fx.dataDir, out)
+}
+
+// TestRejectedRequestsAreRetried: a peer that rejects our first requests
+// (its queue was full, say) must get new ones; nothing else would wake the
+// download up.
+func TestRejectedRequestsAreRetried(t *testing.T) {
+	fx := makeFixture(t, 16<<10, 200<<10)
+	data, err := os.ReadFile(fx.dataDir + "/content")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seeder := startLyingSeeder(t, "127.0.0.4:0", fx.mi, data, nil, 40)
+	leecher := newTestSession(t, Config{})
+	out := t.TempDir()
+	tor, err := leecher.AddTorrent(fx.mi, AddOptions{SavePath: out, Peers: []netip.AddrPort{seeder.addr()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitComplete(t, tor, 20*time.Second)
 	sameContent(t, fx.mi, fx.dataDir, out)
 }

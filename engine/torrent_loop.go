@@ -200,6 +200,11 @@ func (t *Torrent) tick(now time.Time) {
 	}
 	t.sampleRates(now)
 	t.expireRequests(now)
+	// Requests are normally topped up as blocks arrive; this also restarts
+	// a peer whose every request was rejected.
+	for _, p := range t.peers {
+		t.fillRequests(p)
+	}
 	if t.ticks%rechokeTicks == 0 {
 		t.rechoke(now)
 	}

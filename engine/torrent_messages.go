@@ -70,6 +70,7 @@ func (t *Torrent) handleMessage(p *peer, m peerwire.Message) error {
 			delete(p.requests, b)
 			t.picker.Release(p.key, b)
 		}
+		t.fillRequests(p)
 	case peerwire.AllowedFast:
 		if !p.fast {
 			return protocolError("ALLOWED_FAST without the fast extension")

@@ -19,7 +19,8 @@ import (
 const (
 	defaultReqq = 250
 	maxReqq     = 1000
-	// ourReqq is the request queue we announce (BEP 10 "reqq").
+	// ourReqq is the request queue we announce (BEP 10 "reqq") and the
+	// number of requests a connection queues for upload.
 	ourReqq = 500
 )
 
@@ -213,6 +214,7 @@ func (t *Torrent) addPeer(hc *handshakedConn) {
 		ReadBlock:       t.st.ReadBlock,
 		Alloc:           blockPool.get,
 		Free:            blockPool.put,
+		MaxUploadQueue:  ourReqq,
 		UploadLimiter:   t.s.upLimit,
 		DownloadLimiter: t.s.downLimit,
 	})
