@@ -345,7 +345,14 @@ func (t *Torrent) stats() Stats {
 		if p.isSeed(t.info.NumPieces()) {
 			st.Seeds++
 		}
+		// Bytes moved since the last one-second sample, so the counters
+		// are exact at any moment.
+		cs := p.conn.Stats()
+		st.Downloaded += cs.PayloadReceived - p.lastDown
+		st.Uploaded += cs.PayloadSent - p.lastUp
 	}
+	st.DownloadedEver = t.counters.downloadedEver + st.Downloaded
+	st.UploadedEver = t.counters.uploadedEver + st.Uploaded
 	return st
 }
 
