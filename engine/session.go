@@ -102,13 +102,17 @@ func NewSession(cfg Config) (*Session, error) {
 }
 
 // newLimiter returns a token bucket for bytesPerSec, or nil for unlimited.
-// The burst holds at least one block so a block-sized wait can succeed.
 func newLimiter(bytesPerSec int64) *rate.Limiter {
 	if bytesPerSec <= 0 {
 		return nil
 	}
-	burst := max(int(bytesPerSec/4), 2*peerwire.BlockSize)
-	return rate.NewLimiter(rate.Limit(bytesPerSec), burst)
+	return rate.NewLimiter(rate.Limit(bytesPerSec), limiterBurst(bytesPerSec))
+}
+
+// limiterBurst lets a quarter second of traffic through at once, and at
+// least two blocks, so a block-sized wait always succeeds.
+func limiterBurst(bytesPerSec int64) int {
+	return max(int(bytesPerSec/4), 2*peerwire.BlockSize)
 }
 
 // Addr returns the address the session accepts peers on, or nil.

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"shoal/bitfield"
 	"shoal/engine/choker"
 	"shoal/engine/peerconn"
@@ -45,6 +47,10 @@ type AddOptions struct {
 	Sequential bool
 	// Peers are addresses to connect to (a manual peer source).
 	Peers []netip.AddrPort
+	// DownloadRate and UploadRate cap this torrent's payload rates in
+	// bytes per second, within the session's limits; 0 means no limit of
+	// its own.
+	DownloadRate, UploadRate int64
 }
 
 // Torrent is one torrent in a Session. Its methods are safe for concurrent
@@ -63,6 +69,8 @@ type Torrent struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
+
+	downLimit, upLimit *rate.Limiter // this torrent's own limits (rate.Inf: none)
 
 	cmdC      chan func()          // API calls, run on the loop
 	connC     chan *handshakedConn // connections whose handshake is done
@@ -167,6 +175,8 @@ func (s *Session) AddTorrent(mi *metainfo.MetaInfo, opts AddOptions) (*Torrent, 
 		sequential: opts.Sequential,
 	}
 	copy(t.filePrio, opts.FilePriorities)
+	t.downLimit, t.upLimit = rate.NewLimiter(rate.Inf, 0), rate.NewLimiter(rate.Inf, 0)
+	t.setRateLimits(opts.DownloadRate, opts.UploadRate)
 	for _, a := range opts.Peers {
 		t.known[a] = &knownPeer{}
 	}
@@ -218,6 +228,25 @@ func (t *Torrent) AddPeers(addrs ...netip.AddrPort) error {
 		}
 		t.connectMore(time.Now())
 	})
+}
+
+// SetRateLimits changes the torrent's own download and upload limits, in
+// bytes per second (0: no limit of its own). It takes effect at once on
+// every connection.
+func (t *Torrent) SetRateLimits(down, up int64) { t.setRateLimits(down, up) }
+
+func (t *Torrent) setRateLimits(down, up int64) {
+	for _, l := range []struct {
+		lim  *rate.Limiter
+		rate int64
+	}{{t.downLimit, down}, {t.upLimit, up}} {
+		if l.rate <= 0 {
+			l.lim.SetLimit(rate.Inf)
+			continue
+		}
+		l.lim.SetBurst(limiterBurst(l.rate))
+		l.lim.SetLimit(rate.Limit(l.rate))
+	}
 }
 
 // Complete returns a channel that is closed once every wanted piece has

@@ -208,15 +208,15 @@ func (t *Torrent) addPeer(hc *handshakedConn) {
 		kp.connected, kp.failures = true, 0
 	}
 	p.conn = peerconn.New(t.ctx, hc.nc, peerconn.Options{
-		Key:             p.key,
-		NumPieces:       t.info.NumPieces(),
-		Events:          t.eventC,
-		ReadBlock:       t.st.ReadBlock,
-		Alloc:           blockPool.get,
-		Free:            blockPool.put,
-		MaxUploadQueue:  ourReqq,
-		UploadLimiter:   t.s.upLimit,
-		DownloadLimiter: t.s.downLimit,
+		Key:              p.key,
+		NumPieces:        t.info.NumPieces(),
+		Events:           t.eventC,
+		ReadBlock:        t.st.ReadBlock,
+		Alloc:            blockPool.get,
+		Free:             blockPool.put,
+		MaxUploadQueue:   ourReqq,
+		UploadLimiters:   peerconn.Limiters{t.s.upLimit, t.upLimit},
+		DownloadLimiters: peerconn.Limiters{t.s.downLimit, t.downLimit},
 	})
 	t.peers[p.key] = p
 	t.sendInitial(p)

@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"shoal/peerwire"
 )
 
@@ -68,10 +66,12 @@ type Options struct {
 	// Free takes back a buffer from Alloc that was read but never delivered
 	// (the connection closed first). nil = leave it to the garbage collector.
 	Free func([]byte)
-	// UploadLimiter and DownloadLimiter pace piece payload bytes; nil means
-	// unlimited. A limited limiter needs a burst of at least
-	// peerwire.BlockSize, or blocks are paced in burst-sized steps.
-	UploadLimiter, DownloadLimiter *rate.Limiter
+	// UploadLimiters and DownloadLimiters pace piece payload bytes: a
+	// block passes when every limiter allows it (the session's limit and
+	// the torrent's, say). Empty means unlimited. A limiter's burst should
+	// be at least peerwire.BlockSize, or blocks are paced in burst-sized
+	// steps.
+	UploadLimiters, DownloadLimiters Limiters
 	// KeepAlive is the idle time after which a keep-alive is sent
 	// (default DefaultKeepAlive).
 	KeepAlive time.Duration

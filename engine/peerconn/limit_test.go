@@ -21,7 +21,7 @@ func TestUploadLimiterPaysForEveryByte(t *testing.T) {
 			lim := rate.NewLimiter(1, burst)
 			ours, theirs := tr.pair(t)
 			st := &fakeStorage{}
-			c, _ := newTestConn(t, ours, Options{ReadBlock: st.ReadBlock, UploadLimiter: lim})
+			c, _ := newTestConn(t, ours, Options{ReadBlock: st.ReadBlock, UploadLimiters: Limiters{lim}})
 			peer := newFakePeer(t, theirs)
 			const blocks = 64
 			for i := range blocks {
@@ -47,7 +47,7 @@ func TestUploadLimiterHoldsBlocks(t *testing.T) {
 	lim.AllowN(time.Now(), peerwire.BlockSize) // empty: the next block waits hours
 	ours, _ := pipePair(t)
 	st := &fakeStorage{}
-	c, events := newTestConn(t, ours, Options{ReadBlock: st.ReadBlock, UploadLimiter: lim})
+	c, events := newTestConn(t, ours, Options{ReadBlock: st.ReadBlock, UploadLimiters: Limiters{lim}})
 	c.QueueUpload(0, 0, peerwire.BlockSize)
 	time.Sleep(50 * time.Millisecond)
 	if n := len(st.readsSoFar()); n != 0 {
@@ -68,7 +68,7 @@ func TestUploadLimiterWaitLetsControlThroughAndCancel(t *testing.T) {
 			lim.AllowN(time.Now(), peerwire.BlockSize) // empty: a block waits hours
 			ours, theirs := tr.pair(t)
 			st := &fakeStorage{}
-			c, _ := newTestConn(t, ours, Options{ReadBlock: st.ReadBlock, UploadLimiter: lim})
+			c, _ := newTestConn(t, ours, Options{ReadBlock: st.ReadBlock, UploadLimiters: Limiters{lim}})
 			peer := newFakePeer(t, theirs)
 			c.QueueUpload(0, 0, peerwire.BlockSize)
 			eventually(t, "the writer to take the request", func() bool { return c.QueuedUploads() == 0 })
@@ -98,7 +98,7 @@ func TestUploadLimiterSmallBurstIsSplit(t *testing.T) {
 	lim := rate.NewLimiter(rate.Limit(1<<30), 1000)
 	ours, theirs := pipePair(t)
 	st := &fakeStorage{}
-	c, _ := newTestConn(t, ours, Options{ReadBlock: st.ReadBlock, UploadLimiter: lim})
+	c, _ := newTestConn(t, ours, Options{ReadBlock: st.ReadBlock, UploadLimiters: Limiters{lim}})
 	peer := newFakePeer(t, theirs)
 	c.QueueUpload(2, 0, peerwire.BlockSize)
 	checkPiece(t, peer.readSkipKeepAlive(), Request{Piece: 2, Begin: 0, Length: peerwire.BlockSize})
@@ -110,7 +110,7 @@ func TestDownloadLimiterPaysForEveryByte(t *testing.T) {
 			const burst = 4 << 20
 			lim := rate.NewLimiter(1, burst)
 			ours, theirs := tr.pair(t)
-			_, events := newTestConn(t, ours, Options{DownloadLimiter: lim})
+			_, events := newTestConn(t, ours, Options{DownloadLimiters: Limiters{lim}})
 			peer := newFakePeer(t, theirs)
 			const blocks = 32
 			var msgs []peerwire.Message
@@ -143,7 +143,7 @@ func TestDownloadLimiterStopsReading(t *testing.T) {
 	check := goroutineBaseline(t)
 	events := make(chan Event, 16)
 	ctx, cancel := context.WithCancel(context.Background())
-	c := New(ctx, ours, Options{Events: events, NumPieces: testNumPieces, DownloadLimiter: lim})
+	c := New(ctx, ours, Options{Events: events, NumPieces: testNumPieces, DownloadLimiters: Limiters{lim}})
 	peer := newFakePeer(t, theirs)
 	peer.writeAsync(
 		peerwire.Message{ID: peerwire.Piece, Index: 1, Payload: make([]byte, 100)},
@@ -160,4 +160,46 @@ func TestDownloadLimiterStopsReading(t *testing.T) {
 	waitDone(t, c)
 	theirs.Close()
 	check()
+}
+
+// TestTwoLimitersBothPay: with a session limiter and a torrent limiter,
+// every payload byte is charged to both, and a block waits for the
+// slower one.
+func TestTwoLimitersBothPay(t *testing.T) {
+	const burst = 4 << 20
+	session, torrent := rate.NewLimiter(1, burst), rate.NewLimiter(1, burst)
+	ours, theirs := pipePair(t)
+	st := &fakeStorage{}
+	c, _ := newTestConn(t, ours, Options{ReadBlock: st.ReadBlock, UploadLimiters: Limiters{session, nil, torrent}})
+	peer := newFakePeer(t, theirs)
+	const blocks = 8
+	for i := range blocks {
+		c.QueueUpload(i/4, int64(i%4)*peerwire.BlockSize, peerwire.BlockSize)
+	}
+	for i := range blocks {
+		checkPiece(t, peer.readSkipKeepAlive(), Request{Piece: i / 4, Begin: int64(i%4) * peerwire.BlockSize, Length: peerwire.BlockSize})
+	}
+	want := float64(blocks * peerwire.BlockSize)
+	for name, lim := range map[string]*rate.Limiter{"session": session, "torrent": torrent} {
+		if taken := burst - lim.Tokens(); taken < want-10 || taken > want {
+			t.Errorf("%s limiter gave %.0f tokens, want %.0f", name, taken, want)
+		}
+	}
+}
+
+// TestEmptyTorrentLimiterHoldsBlocks: a block waits for the slowest of its
+// limiters even when the others have tokens.
+func TestEmptyTorrentLimiterHoldsBlocks(t *testing.T) {
+	session := rate.NewLimiter(rate.Inf, 0)
+	plenty := rate.NewLimiter(1, 4<<20)
+	empty := rate.NewLimiter(1, peerwire.BlockSize)
+	empty.AllowN(time.Now(), peerwire.BlockSize) // the next block waits hours
+	ours, _ := pipePair(t)
+	st := &fakeStorage{}
+	c, _ := newTestConn(t, ours, Options{ReadBlock: st.ReadBlock, UploadLimiters: Limiters{session, plenty, empty}})
+	c.QueueUpload(0, 0, peerwire.BlockSize)
+	time.Sleep(50 * time.Millisecond)
+	if n := len(st.readsSoFar()); n != 0 {
+		t.Fatalf("ReadBlock called %d times while one limiter was empty", n)
+	}
 }

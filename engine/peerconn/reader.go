@@ -2,7 +2,6 @@ package peerconn
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,8 +9,6 @@ import (
 	"os"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/time/rate"
 
 	"shoal/peerwire"
 )
@@ -55,7 +52,7 @@ func (c *Conn) readLoop() {
 		if isPiece {
 			// Paying for the bytes before reading more lets TCP flow
 			// control slow the peer down to our download rate.
-			if err := waitLimiter(c.ctx, c.opts.DownloadLimiter, len(m.Payload)); err != nil {
+			if err := c.opts.DownloadLimiters.wait(c.ctx, len(m.Payload)); err != nil {
 				c.fail(err)
 				return
 			}
@@ -96,30 +93,6 @@ func (c *Conn) readError(err error) error {
 	}
 	// Anything else is the peer's malformed data.
 	return fmt.Errorf("peerconn: bad message from %v: %w", c.nc.RemoteAddr(), err)
-}
-
-// waitLimiter waits until lim allows n bytes. A wait larger than the burst
-// is split into burst-sized steps (WaitN refuses n > burst).
-func waitLimiter(ctx context.Context, lim *rate.Limiter, n int) error {
-	if lim == nil || lim.Limit() == rate.Inf {
-		return nil
-	}
-	for n > 0 {
-		step := min(n, lim.Burst())
-		if step <= 0 {
-			return fmt.Errorf("peerconn: rate limiter with burst %d can never allow a byte", lim.Burst())
-		}
-		if err := lim.WaitN(ctx, step); err != nil {
-			return fmt.Errorf("peerconn: rate limiter: %w", err)
-		}
-		n -= step
-	}
-	return nil
-}
-
-// allowNow takes n tokens from lim if it has them right now.
-func allowNow(lim *rate.Limiter, n int) bool {
-	return lim == nil || lim.Limit() == rate.Inf || lim.AllowN(time.Now(), n)
 }
 
 // countingReader counts the bytes read from the socket.

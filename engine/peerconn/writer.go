@@ -5,8 +5,6 @@ import (
 	"slices"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"shoal/peerwire"
 )
 
@@ -74,7 +72,7 @@ func (w *writer) sendQueued() (bool, error) {
 		if !ok {
 			break
 		}
-		if !allowNow(c.opts.UploadLimiter, r.Length) {
+		if !c.opts.UploadLimiters.allowNow(r.Length) {
 			// Don't hold what is batched while we wait for tokens.
 			if len(w.buf) > 0 {
 				if err := w.flush(); err != nil {
@@ -151,25 +149,25 @@ func (w *writer) appendBlock(r Request) error {
 	return nil
 }
 
-// waitUploadTokens waits until the upload limiter allows n bytes, with the
+// waitUploadTokens waits until the upload limiters allow n bytes, with the
 // batch empty. Control messages queued meanwhile still go out, so the
 // upload limit never holds back our own REQUESTs or HAVEs; and if the
 // request is cancelled meanwhile, the wait stops and the tokens go back.
 // It reports whether the request is still wanted.
 func (w *writer) waitUploadTokens(n int) (bool, error) {
-	c := w.c
-	lim := c.opts.UploadLimiter
+	lims := w.c.opts.UploadLimiters.active()
+	burst := lims.burst()
+	if burst <= 0 {
+		return false, fmt.Errorf("peerconn: upload limiter with burst %d can never allow a byte", burst)
+	}
 	for n > 0 {
-		// WaitN and ReserveN refuse more than the burst at once.
-		step := min(n, lim.Burst())
-		if step <= 0 {
-			return false, fmt.Errorf("peerconn: upload limiter with burst %d can never allow a byte", lim.Burst())
+		// ReserveN refuses more than the burst at once.
+		step := min(n, burst)
+		rs, delay, err := lims.reserve(time.Now(), step)
+		if err != nil {
+			return false, err
 		}
-		res := lim.ReserveN(time.Now(), step)
-		if !res.OK() {
-			return false, fmt.Errorf("peerconn: upload limiter refuses %d bytes", step)
-		}
-		wanted, err := w.waitReservation(res)
+		wanted, err := w.waitReservation(rs, delay)
 		if err != nil || !wanted {
 			return false, err
 		}
@@ -178,10 +176,10 @@ func (w *writer) waitUploadTokens(n int) (bool, error) {
 	return true, nil
 }
 
-// waitReservation waits out res's delay (see waitUploadTokens).
-func (w *writer) waitReservation(res *rate.Reservation) (bool, error) {
+// waitReservation waits out delay for the reservations rs (see
+// waitUploadTokens).
+func (w *writer) waitReservation(rs reservations, delay time.Duration) (bool, error) {
 	c := w.c
-	delay := res.Delay()
 	if delay <= 0 {
 		return true, nil
 	}
@@ -192,11 +190,11 @@ func (w *writer) waitReservation(res *rate.Reservation) (bool, error) {
 		case <-timer.C:
 			return true, nil
 		case <-c.ctx.Done():
-			res.Cancel()
+			rs.cancel()
 			return false, c.ctx.Err()
 		case <-c.wakeC:
 			if !c.inFlightWanted() {
-				res.Cancel()
+				rs.cancel()
 				return false, nil
 			}
 			w.appendControl()
