@@ -16,6 +16,7 @@ import (
 	"shoal/engine/choker"
 	"shoal/engine/peerconn"
 	"shoal/engine/picker"
+	"shoal/engine/sources"
 	"shoal/metainfo"
 	"shoal/storage"
 )
@@ -45,8 +46,10 @@ type AddOptions struct {
 	FilePriorities []Priority
 	// Sequential downloads pieces in order instead of rarest first.
 	Sequential bool
-	// Peers are addresses to connect to (a manual peer source).
+	// Peers are addresses to connect to (a sources.Manual source).
 	Peers []netip.AddrPort
+	// Sources find more peers while the torrent runs.
+	Sources []sources.Source
 	// DownloadRate and UploadRate cap this torrent's payload rates in
 	// bytes per second, within the session's limits; 0 means no limit of
 	// its own.
@@ -72,16 +75,17 @@ type Torrent struct {
 
 	downLimit, upLimit *rate.Limiter // this torrent's own limits (rate.Inf: none)
 
-	cmdC      chan func()          // API calls, run on the loop
-	connC     chan *handshakedConn // connections whose handshake is done
-	eventC    chan peerconn.Event  // messages and closes from peer connections
-	pieceC    chan pieceResult     // hashed (and written) pieces
-	checkC    chan checkResult     // end of the start-up check
-	dialC     chan dialResult      // outgoing connection attempts
-	resumeC   chan error           // end of a resume save
-	completeC chan struct{}        // closed once every wanted piece is verified
-	checked   atomic.Int64         // pieces checked so far by the start-up check
-	loopDoneC chan struct{}        // closed when the loop has ended
+	cmdC      chan func()           // API calls, run on the loop
+	connC     chan *handshakedConn  // connections whose handshake is done
+	eventC    chan peerconn.Event   // messages and closes from peer connections
+	pieceC    chan pieceResult      // hashed (and written) pieces
+	checkC    chan checkResult      // end of the start-up check
+	dialC     chan dialResult       // outgoing connection attempts
+	resumeC   chan error            // end of a resume save
+	foundC    chan []netip.AddrPort // addresses from peer sources
+	completeC chan struct{}         // closed once every wanted piece is verified
+	checked   atomic.Int64          // pieces checked so far by the start-up check
+	loopDoneC chan struct{}         // closed when the loop has ended
 
 	// Everything below belongs to the loop goroutine.
 	state        State
@@ -104,6 +108,8 @@ type Torrent struct {
 	savingResume bool
 	completed    bool
 	checkCancel  context.CancelFunc
+	sources      []sources.Source
+	stopSources  context.CancelFunc // ends the sources' runs; nil when not running
 	ticks        int
 }
 
@@ -163,6 +169,7 @@ func (s *Session) AddTorrent(mi *metainfo.MetaInfo, opts AddOptions) (*Torrent, 
 		checkC:     make(chan checkResult, 1),
 		dialC:      make(chan dialResult, 8),
 		resumeC:    make(chan error, 1),
+		foundC:     make(chan []netip.AddrPort),
 		completeC:  make(chan struct{}),
 		loopDoneC:  make(chan struct{}),
 		peers:      make(map[int]*peer),
@@ -177,8 +184,9 @@ func (s *Session) AddTorrent(mi *metainfo.MetaInfo, opts AddOptions) (*Torrent, 
 	copy(t.filePrio, opts.FilePriorities)
 	t.downLimit, t.upLimit = rate.NewLimiter(rate.Inf, 0), rate.NewLimiter(rate.Inf, 0)
 	t.setRateLimits(opts.DownloadRate, opts.UploadRate)
-	for _, a := range opts.Peers {
-		t.known[a] = &knownPeer{}
+	t.sources = append(t.sources, opts.Sources...)
+	if len(opts.Peers) > 0 {
+		t.sources = append(t.sources, sources.Manual{Peers: opts.Peers})
 	}
 	s.torrents[mi.InfoHash] = t
 	s.wg.Add(1)
@@ -220,12 +228,7 @@ func (t *Torrent) Stop() error { return t.call(func() { t.stop(StateStopped, nil
 // AddPeers adds peer addresses to connect to.
 func (t *Torrent) AddPeers(addrs ...netip.AddrPort) error {
 	return t.call(func() {
-		for _, a := range addrs {
-			a = netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
-			if _, ok := t.known[a]; !ok && a.IsValid() && a.Port() != 0 {
-				t.known[a] = &knownPeer{}
-			}
-		}
+		t.addKnown(addrs, true)
 		t.connectMore(time.Now())
 	})
 }

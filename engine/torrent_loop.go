@@ -45,6 +45,9 @@ func (t *Torrent) run(start bool) {
 			t.checkDone(r)
 		case r := <-t.dialC:
 			t.dialDone(r)
+		case addrs := <-t.foundC:
+			t.addKnown(addrs, false)
+			t.connectMore(time.Now())
 		case err := <-t.resumeC:
 			t.savingResume = false
 			if err != nil {
@@ -78,6 +81,9 @@ func (t *Torrent) start() {
 		return
 	}
 	t.st, t.state, t.err = st, StateChecking, nil
+	for _, kp := range t.known {
+		kp.nextTry = time.Time{} // a new start tries every address again
+	}
 	ctx, cancel := context.WithCancel(t.ctx)
 	t.checkCancel = cancel
 	t.s.wg.Add(1)
@@ -153,6 +159,7 @@ func (t *Torrent) checkDone(r checkResult) {
 	t.state = StateDownloading
 	t.resumeDirty = true
 	t.checkComplete()
+	t.startSources()
 	waiting := t.waiting
 	t.waiting = nil
 	for _, hc := range waiting {
@@ -166,6 +173,10 @@ func (t *Torrent) checkDone(r checkResult) {
 func (t *Torrent) stop(state State, err error) {
 	if t.checkCancel != nil {
 		t.checkCancel()
+	}
+	if t.stopSources != nil {
+		t.stopSources()
+		t.stopSources = nil
 	}
 	for _, p := range t.peers {
 		t.dropPeer(p, err)

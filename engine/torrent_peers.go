@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -10,6 +11,7 @@ import (
 	"shoal/engine/peerconn"
 	"shoal/engine/picker"
 	"shoal/engine/ratemeter"
+	"shoal/metainfo"
 	"shoal/peerwire"
 )
 
@@ -102,6 +104,62 @@ func (t *Torrent) deliverConn(hc *handshakedConn) {
 	case <-t.ctx.Done():
 		hc.nc.Close()
 	}
+}
+
+// maxKnownPeers bounds the addresses a torrent remembers, whatever its
+// sources report.
+const maxKnownPeers = 2000
+
+// addKnown remembers addresses to connect to. retryNow clears the back-off
+// of addresses already known (a user asked for them again).
+func (t *Torrent) addKnown(addrs []netip.AddrPort, retryNow bool) {
+	for _, a := range addrs {
+		a = netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
+		if !a.IsValid() || a.Port() == 0 {
+			continue
+		}
+		if kp, ok := t.known[a]; ok {
+			if retryNow {
+				kp.nextTry = time.Time{}
+			}
+		} else if len(t.known) < maxKnownPeers {
+			t.known[a] = &knownPeer{}
+		}
+	}
+}
+
+// startSources runs every peer source until the torrent stops.
+func (t *Torrent) startSources() {
+	if t.stopSources != nil || len(t.sources) == 0 {
+		return
+	}
+	ctx, cancel := context.WithCancel(t.ctx)
+	t.stopSources = cancel
+	found := func(addrs []netip.AddrPort) {
+		select {
+		case t.foundC <- addrs:
+		case <-ctx.Done():
+		}
+	}
+	for _, src := range t.sources {
+		t.s.wg.Add(1)
+		go func() {
+			defer t.s.wg.Done()
+			if err := src.Run(ctx, sourceView{t}, found); err != nil && ctx.Err() == nil {
+				t.s.log.Warn("peer source failed", "torrent", t.info.Name, "source", src.Name(), "err", err)
+			}
+		}()
+	}
+}
+
+// sourceView is the sources.Torrent a source sees.
+type sourceView struct{ t *Torrent }
+
+func (v sourceView) InfoHash() metainfo.InfoHash { return v.t.infoHash }
+func (v sourceView) Port() int                   { return v.t.listenPort() }
+func (v sourceView) Counters() (up, down, left int64) {
+	st := v.t.Stats()
+	return st.Uploaded, st.Downloaded, st.WantedSize - st.HaveWanted
 }
 
 // connectMore dials known addresses while there is room for more peers.

@@ -1,0 +1,67 @@
+package engine
+
+import (
+	"context"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestStorageErrorStopsOnlyThatTorrent: a torrent whose files cannot be
+// written goes to the error state with the path in the message, stops
+// exchanging pieces, and another torrent in the same session completes.
+func TestStorageErrorStopsOnlyThatTorrent(t *testing.T) {
+	bad := makeFixture(t, 16<<10, 100<<10, 50<<10)
+	good := makeFixture(t, 16<<10, 300<<10)
+	seeder := newTestSession(t, Config{})
+	for _, fx := range []fixture{bad, good} {
+		if _, err := seeder.AddTorrent(fx.mi, AddOptions{SavePath: fx.dataDir}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	leecher := newTestSession(t, Config{})
+	out := t.TempDir()
+	peers := []netip.AddrPort{addrOf(t, seeder)}
+	badTor, err := leecher.AddTorrent(bad.mi, AddOptions{SavePath: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for badTor.Stats().State != StateDownloading {
+		time.Sleep(10 * time.Millisecond)
+	}
+	// After the check, a plain file appears where the torrent's directory
+	// must go: every write of a verified piece fails.
+	if err := os.WriteFile(filepath.Join(out, "content"), []byte("in the way"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	badTor.AddPeers(peers...)
+	goodTor, err := leecher.AddTorrent(good.mi, AddOptions{SavePath: t.TempDir(), Peers: peers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err = badTor.WaitComplete(ctx)
+	st := badTor.Stats()
+	if err == nil || st.State != StateError || st.Err == nil || !strings.Contains(st.Err.Error(), "content") {
+		t.Fatalf("bad torrent: WaitComplete %v, state %v, err %v", err, st.State, st.Err)
+	}
+	t.Logf("error state: %v", st.Err)
+	if st.Peers != 0 {
+		t.Errorf("torrent in error state still has %d peers", st.Peers)
+	}
+	waitComplete(t, goodTor, 20*time.Second)
+	// Once the obstacle is gone, starting again resumes the download.
+	if err := os.Remove(filepath.Join(out, "content")); err != nil {
+		t.Fatal(err)
+	}
+	if err := badTor.Start(); err != nil {
+		t.Fatal(err)
+	}
+	badTor.AddPeers(peers...)
+	waitComplete(t, badTor, 20*time.Second)
+	sameContent(t, bad.mi, bad.dataDir, out)
+}
