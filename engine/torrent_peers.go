@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -237,10 +238,15 @@ func (t *Torrent) addPeer(hc *handshakedConn) {
 		return
 	}
 	for _, p := range t.peers {
-		if p.id == hc.peerID {
+		if p.id != hc.peerID {
+			continue
+		}
+		if p.incoming == hc.incoming || !t.keepNewDuplicate(hc) {
 			reject("already connected to this peer id")
 			return
 		}
+		t.dropPeer(p, errors.New("duplicate connection"))
+		break
 	}
 	t.s.conns.Add(1)
 	t.nextKey++
@@ -279,6 +285,15 @@ func (t *Torrent) addPeer(hc *handshakedConn) {
 	t.peers[p.key] = p
 	t.sendInitial(p)
 	t.s.log.Debug("peer connected", "addr", p.addr, "client", p.client, "incoming", p.incoming)
+}
+
+// keepNewDuplicate settles two connections to the same peer made in
+// opposite directions (both sides dialled at once): both sides keep the one
+// opened by the peer with the smaller peer id, so exactly one survives.
+func (t *Torrent) keepNewDuplicate(hc *handshakedConn) bool {
+	weOpenedNew := !hc.incoming
+	weAreSmaller := bytes.Compare(t.s.peerID[:], hc.peerID[:]) < 0
+	return weOpenedNew == weAreSmaller
 }
 
 // sendInitial sends what must follow the handshake: the extension
