@@ -37,6 +37,20 @@ func ourReserved() peerwire.Reserved {
 	return r
 }
 
+// dialFrom is the local address outgoing connections use: the listening
+// IP when the session listens on a specific one (so peers see the address
+// they can reach us on), otherwise the system's choice.
+func (s *Session) dialFrom() net.Addr {
+	if s.listener == nil {
+		return nil
+	}
+	ta, ok := s.listener.Addr().(*net.TCPAddr)
+	if !ok || ta.IP.IsUnspecified() {
+		return nil
+	}
+	return &net.TCPAddr{IP: ta.IP}
+}
+
 func remoteAddrPort(nc net.Conn) netip.AddrPort {
 	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
 		ap := ta.AddrPort()
@@ -92,7 +106,7 @@ func (s *Session) dial(ctx context.Context, t *Torrent, addr netip.AddrPort) (*h
 	if s.isBanned(addr.Addr()) {
 		return nil, errors.New("banned")
 	}
-	d := net.Dialer{Timeout: handshakeTimeout}
+	d := net.Dialer{Timeout: handshakeTimeout, LocalAddr: s.dialFrom()}
 	nc, err := d.DialContext(ctx, "tcp", addr.String())
 	if err != nil {
 		return nil, err

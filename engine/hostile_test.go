@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"shoal/bitfield"
 	"shoal/metainfo"
 	"shoal/peerwire"
 )
@@ -25,15 +26,19 @@ type lyingSeeder struct {
 	// rejectFirst is how many requests to refuse with REJECT (BEP 6)
 	// before serving any.
 	rejectFirst int
+	// lateBitfield makes it start with HAVE_NONE and send its full
+	// BITFIELD a moment later, as aria2 does.
+	lateBitfield bool
 }
 
-func startLyingSeeder(t *testing.T, addr string, mi *metainfo.MetaInfo, data []byte, corrupt map[int]bool, rejectFirst int) *lyingSeeder {
+// startLyingSeeder listens on addr and serves like ls says (ln is set here).
+func startLyingSeeder(t *testing.T, addr string, ls lyingSeeder) *lyingSeeder {
 	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ls := &lyingSeeder{ln: ln, mi: mi, data: data, corrupt: corrupt, rejectFirst: rejectFirst}
+	ls.ln = ln
 	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
@@ -44,7 +49,7 @@ func startLyingSeeder(t *testing.T, addr string, mi *metainfo.MetaInfo, data []b
 			go ls.serve(c)
 		}
 	}()
-	return ls
+	return &ls
 }
 
 func (ls *lyingSeeder) addr() netip.AddrPort {
@@ -66,8 +71,18 @@ func (ls *lyingSeeder) serve(c net.Conn) {
 		return
 	}
 	w := bufio.NewWriter(c)
-	w.Write(peerwire.AppendMessage(nil, peerwire.Message{ID: peerwire.HaveAll}))
-	w.Write(peerwire.AppendMessage(nil, peerwire.Message{ID: peerwire.Unchoke}))
+	if ls.lateBitfield {
+		w.Write(peerwire.AppendMessage(nil, peerwire.Message{ID: peerwire.HaveNone}))
+		w.Write(peerwire.AppendMessage(nil, peerwire.Message{ID: peerwire.Unchoke}))
+		w.Flush()
+		time.Sleep(100 * time.Millisecond)
+		full := bitfield.New(ls.mi.Info.NumPieces())
+		full.SetAll()
+		w.Write(peerwire.AppendMessage(nil, peerwire.Message{ID: peerwire.Bitfield, Payload: full.Bytes()}))
+	} else {
+		w.Write(peerwire.AppendMessage(nil, peerwire.Message{ID: peerwire.HaveAll}))
+		w.Write(peerwire.AppendMessage(nil, peerwire.Message{ID: peerwire.Unchoke}))
+	}
 	w.Flush()
 	r := peerwire.NewReader(c, peerwire.ReaderOptions{NumPieces: ls.mi.Info.NumPieces()})
 	for {
@@ -110,7 +125,7 @@ func TestPeerSendingBadDataIsBanned(t *testing.T) {
 	for i := 0; i < fx.mi.Info.NumPieces(); i++ {
 		corrupt[i] = true // it lies about everything: whatever we take from it fails
 	}
-	liar := startLyingSeeder(t, "127.0.0.2:0", fx.mi, data, corrupt, 0)
+	liar := startLyingSeeder(t, "127.0.0.2:0", lyingSeeder{mi: fx.mi, data: data, corrupt: corrupt})
 	leecher := newTestSession(t, Config{})
 	out := t.TempDir()
 	tor, err := leecher.AddTorrent(fx.mi, AddOptions{SavePath: out, Peers: []netip.AddrPort{liar.addr()}})
@@ -216,7 +231,27 @@ func TestRejectedRequestsAreRetried(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seeder := startLyingSeeder(t, "127.0.0.4:0", fx.mi, data, nil, 40)
+	seeder := startLyingSeeder(t, "127.0.0.4:0", lyingSeeder{mi: fx.mi, data: data, rejectFirst: 40})
+	leecher := newTestSession(t, Config{})
+	out := t.TempDir()
+	tor, err := leecher.AddTorrent(fx.mi, AddOptions{SavePath: out, Peers: []netip.AddrPort{seeder.addr()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitComplete(t, tor, 20*time.Second)
+	sameContent(t, fx.mi, fx.dataDir, out)
+}
+
+// TestBitfieldAfterHaveNone: aria2 sends HAVE_NONE, then a BITFIELD once
+// it has pieces, against BEP 3's letter; we take the later bitfield
+// instead of disconnecting.
+func TestBitfieldAfterHaveNone(t *testing.T) {
+	fx := makeFixture(t, 16<<10, 200<<10)
+	data, err := os.ReadFile(fx.dataDir + "/content")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seeder := startLyingSeeder(t, "127.0.0.5:0", lyingSeeder{mi: fx.mi, data: data, lateBitfield: true})
 	leecher := newTestSession(t, Config{})
 	out := t.TempDir()
 	tor, err := leecher.AddTorrent(fx.mi, AddOptions{SavePath: out, Peers: []netip.AddrPort{seeder.addr()}})

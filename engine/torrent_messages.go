@@ -14,7 +14,6 @@ func (t *Torrent) handleMessage(p *peer, m peerwire.Message) error {
 	if m.KeepAlive {
 		return nil
 	}
-	p.msgs++
 	n := t.info.NumPieces()
 	switch m.ID {
 	case peerwire.Choke:
@@ -45,10 +44,10 @@ func (t *Torrent) handleMessage(p *peer, m peerwire.Message) error {
 		}
 		t.updateInterest(p)
 	case peerwire.Bitfield, peerwire.HaveAll, peerwire.HaveNone:
-		// BEP 3/6: only as the first message after the handshake.
-		if p.msgs != 1 && !(p.msgs == 2 && p.sentExtendedFirst) {
-			return protocolError("%v after other messages", m.ID)
-		}
+		// BEP 3 and 6 allow these only as the first message, but aria2
+		// 1.36 sends HAVE_NONE first and a BITFIELD later, once it has a
+		// few pieces. Disconnecting it would starve it, so a later one
+		// simply replaces what we knew of the peer's pieces.
 		if m.ID != peerwire.Bitfield && !p.fast {
 			return protocolError("%v without the fast extension", m.ID)
 		}
@@ -86,9 +85,6 @@ func (t *Torrent) handleMessage(p *peer, m peerwire.Message) error {
 		// Hints we do not act on yet (the DHT comes later).
 	case peerwire.Extended:
 		if m.ExtendedID == 0 {
-			if p.msgs == 1 {
-				p.sentExtendedFirst = true
-			}
 			hs, err := peerwire.ParseExtendedHandshake(m.Payload)
 			if err != nil {
 				return protocolError("extension handshake: %v", err)

@@ -39,13 +39,11 @@ type peer struct {
 	extended    bool // both sides support BEP 10
 	connectedAt time.Time
 
-	has               *bitfield.Bitfield // pieces the peer has; nil until it tells us
-	haveAll           bool               // it sent HAVE_ALL (a seed)
-	inPicker          bool
-	msgs              int             // messages received, to enforce "bitfield first" (BEP 3)
-	sentExtendedFirst bool            // its first message was the extension handshake
-	reqq              int             // its request queue size (BEP 10)
-	allowedFast       map[uint32]bool // pieces it lets us request while choked (BEP 6)
+	has         *bitfield.Bitfield // pieces the peer has; nil until it tells us
+	haveAll     bool               // it sent HAVE_ALL (a seed)
+	inPicker    bool
+	reqq        int             // its request queue size (BEP 10)
+	allowedFast map[uint32]bool // pieces it lets us request while choked (BEP 6)
 
 	amChoking, amInterested     bool
 	peerChoking, peerInterested bool
@@ -201,8 +199,11 @@ func (t *Torrent) dialDone(r dialResult) {
 	if r.err != nil {
 		if kp != nil {
 			kp.failures++
-			// Back off: 30 s, 1 min, 2 min, ... up to 30 min.
-			kp.nextTry = time.Now().Add(min(30*time.Second<<min(kp.failures-1, 6), 30*time.Minute))
+			// Back off: 5 s, 10 s, 20 s, ... up to 30 min. The first retry
+			// is quick because a refusal is often momentary (Transmission
+			// refuses a second handshake from an address while one is in
+			// progress).
+			kp.nextTry = time.Now().Add(min(5*time.Second<<min(kp.failures-1, 9), 30*time.Minute))
 		}
 		t.s.log.Debug("dial failed", "addr", r.addr, "err", r.err)
 		return
