@@ -8,6 +8,15 @@ libtorrent here). Subcommands:
   verify TORRENT SAVE_PATH         hash-check data in SAVE_PATH; print pieces that pass
   create DIR OUT [--v1-only] [--piece-size N]
                                    make a torrent with lt.create_torrent
+  seed TORRENT SAVE_PATH --listen IP:PORT [--peer IP:PORT]...
+                                   hash-check SAVE_PATH, print {"seeding": true}
+                                   once every piece passes, then seed until killed
+  download TORRENT SAVE_PATH --listen IP:PORT [--peer IP:PORT]... [--timeout S]
+                                   download into SAVE_PATH; print a status line
+                                   a second and a last {"done": true} line
+
+seed and download dial every --peer (again every second while it is not
+connected) and print one JSON object per line.
 """
 
 import json
@@ -104,6 +113,137 @@ def create(src, out, v1_only, piece_size):
         f.write(lt.bencode(ct.generate()))
 
 
+def transfer_session(listen):
+    """A session for transfers on loopback: one listen address, no DHT, LSD,
+    UPnP or NAT-PMP, TCP only (Shoal has no uTP), plaintext (Shoal has no
+    BEP 8 encryption), several peers allowed on one IP (Shoal dials from
+    127.0.0.1 whatever it listens on). Outgoing connections leave from the listen
+    address, so other clients see libtorrent's own IP."""
+    return lt.session({
+        "listen_interfaces": listen,
+        "outgoing_interfaces": listen.rpartition(":")[0],
+        "enable_dht": False,
+        "enable_lsd": False,
+        "enable_upnp": False,
+        "enable_natpmp": False,
+        "enable_incoming_utp": False,
+        "enable_outgoing_utp": False,
+        "out_enc_policy": int(lt.enc_policy.disabled),
+        "in_enc_policy": int(lt.enc_policy.enabled),
+        "allow_multiple_connections_per_ip": True,
+        "alert_mask": 0,
+    })
+
+
+def parse_endpoint(text):
+    host, _, port = text.rpartition(":")
+    return (host, int(port))
+
+
+def connect_missing(h, peers):
+    """Dial the peers that are not connected: connect_peer is a no-op for a
+    connected one, and a peer that was not listening yet gets another try."""
+    connected = {p.ip for p in h.get_peer_info()}
+    for ep in peers:
+        if ep not in connected:
+            h.connect_peer(ep)
+
+
+def orphaned(parent):
+    """Whether the process that started us is gone: then nobody will stop
+    us, so a seeder must not linger."""
+    return os.getppid() != parent
+
+
+def emit(obj):
+    print(json.dumps(obj), flush=True)
+
+
+def status_line(h):
+    st = h.status()
+    return {
+        "state": str(st.state),
+        "progress": round(st.progress, 4),
+        "pieces": st.num_pieces,
+        "peers": st.num_peers,
+        "downloaded": st.total_payload_download,
+        "uploaded": st.total_payload_upload,
+        "seeding": st.is_seeding,
+        "error": str(st.errc.message()) if st.errc.value() else None,
+    }
+
+
+def seed(path, save_path, listen, peers):
+    import time
+    parent = os.getppid()
+    ses = transfer_session(listen)
+    ti = lt.torrent_info(path)
+    h = ses.add_torrent({"ti": ti, "save_path": save_path})
+    deadline = time.time() + 60
+    while not h.status().is_seeding:
+        st = h.status()
+        if st.state == lt.torrent_status.downloading or st.errc.value():
+            emit(status_line(h))
+            sys.exit("lt.py seed: data under %s does not match the torrent (%d of %d pieces pass)"
+                     % (save_path, st.num_pieces, ti.num_pieces()))
+        if time.time() > deadline:
+            sys.exit("lt.py seed: still checking after 60 s")
+        time.sleep(0.05)
+    line = status_line(h)
+    line["listen_port"] = ses.listen_port()
+    emit(line)
+    while not orphaned(parent):
+        connect_missing(h, peers)
+        time.sleep(1)
+        emit(status_line(h))
+
+
+def download(path, save_path, listen, peers, timeout):
+    import time
+    parent = os.getppid()
+    ses = transfer_session(listen)
+    ti = lt.torrent_info(path)
+    h = ses.add_torrent({"ti": ti, "save_path": save_path})
+    deadline = time.time() + timeout
+    while True:
+        connect_missing(h, peers)
+        line = status_line(h)
+        emit(line)
+        if line["seeding"]:
+            break
+        if line["error"]:
+            sys.exit("lt.py download: torrent error: " + line["error"])
+        if time.time() > deadline:
+            sys.exit("lt.py download: not finished after %g s" % timeout)
+        if orphaned(parent):
+            sys.exit("lt.py download: parent process gone")
+        time.sleep(0.5)
+    # Pause and wait for the files to be released, so what the caller
+    # compares is what libtorrent wrote.
+    h.pause()
+    ses.remove_torrent(h)
+    time.sleep(0.2)
+    line["done"] = True
+    emit(line)
+
+
+def parse_transfer_args(rest):
+    listen, peers, timeout = None, [], 90.0
+    while rest:
+        if rest[0] == "--listen" and len(rest) >= 2:
+            listen = rest[1]
+        elif rest[0] == "--peer" and len(rest) >= 2:
+            peers.append(parse_endpoint(rest[1]))
+        elif rest[0] == "--timeout" and len(rest) >= 2:
+            timeout = float(rest[1])
+        else:
+            sys.exit("lt.py: unknown option " + rest[0])
+        rest = rest[2:]
+    if listen is None:
+        sys.exit("lt.py: --listen IP:PORT is required")
+    return listen, peers, timeout
+
+
 def main(argv):
     if len(argv) >= 2 and argv[0] == "info":
         info(argv[1])
@@ -125,6 +265,12 @@ def main(argv):
             else:
                 sys.exit("lt.py: unknown option " + rest[0])
         create(argv[1], argv[2], v1_only, piece_size)
+    elif len(argv) >= 3 and argv[0] == "seed":
+        listen, peers, _ = parse_transfer_args(argv[3:])
+        seed(argv[1], argv[2], listen, peers)
+    elif len(argv) >= 3 and argv[0] == "download":
+        listen, peers, timeout = parse_transfer_args(argv[3:])
+        download(argv[1], argv[2], listen, peers, timeout)
     else:
         sys.exit(__doc__)
 
