@@ -62,3 +62,57 @@ func TestSimultaneousDialsKeepOneConnection(t *testing.T) {
 		b.Close()
 	}
 }
+
+// TestFreedSlotGoesToWaitingPeer: with one upload slot, when the peer
+// holding it stops being interested, the waiting peer is unchoked at once
+// rather than at the next 10 s rechoke.
+func TestFreedSlotGoesToWaitingPeer(t *testing.T) {
+	fx := makeFixture(t, 16<<10, 256<<10)
+	seeder := newTestSession(t, Config{UploadSlots: 1})
+	st, err := seeder.AddTorrent(fx.mi, AddOptions{SavePath: fx.dataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitComplete(t, st, 10*time.Second)
+	first := newTestSession(t, Config{})
+	t1, err := first.AddTorrent(fx.mi, AddOptions{SavePath: t.TempDir(), Peers: []netip.AddrPort{addrOf(t, seeder)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitComplete(t, t1, 10*time.Second)
+	// The first leecher is now a seed and was disconnected; a new one and a
+	// slow one compete.
+	second := newTestSession(t, Config{DownloadRate: 64 << 10})
+	t2, err := second.AddTorrent(fx.mi, AddOptions{SavePath: t.TempDir(), Peers: []netip.AddrPort{addrOf(t, seeder)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unchoked := func(tor *Torrent) bool {
+		for _, p := range tor.Peers() {
+			if !p.PeerChoking {
+				return true
+			}
+		}
+		return false
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !unchoked(t2) {
+		if time.Now().After(deadline) {
+			t.Fatal("second leecher never unchoked")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	third := newTestSession(t, Config{})
+	t3, err := third.AddTorrent(fx.mi, AddOptions{SavePath: t.TempDir(), Peers: []netip.AddrPort{addrOf(t, seeder)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if st := t3.Stats(); st.Downloaded > 0 {
+		t.Fatalf("third leecher got data while the only slot was taken: %+v", st)
+	}
+	// Free the only slot: the second leecher goes away. The third must get
+	// it well before the next rechoke, 10 s after the seeder started.
+	second.Close()
+	waitComplete(t, t3, 3*time.Second)
+}

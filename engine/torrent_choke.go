@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"cmp"
+	"slices"
 	"time"
 
 	"shoal/engine/choker"
@@ -41,18 +43,49 @@ func (t *Torrent) rechoke(now time.Time) {
 // maybeUnchoke unchokes a newly interested peer at once when an upload
 // slot is free, rather than making it wait for the next rechoke.
 func (t *Torrent) maybeUnchoke(p *peer) {
-	if !p.amChoking || !t.active() {
-		return
-	}
-	unchoked := 0
-	for _, q := range t.peers {
-		if !q.amChoking && q.peerInterested && !q.optimistic {
-			unchoked++
-		}
-	}
-	if unchoked < t.s.cfg.UploadSlots {
+	if p.amChoking && t.active() && t.freeSlots() > 0 {
 		t.unchoke(p)
 	}
+}
+
+// fillFreeSlots gives upload slots freed by a peer that left or lost
+// interest to waiting peers, fastest senders first, without waiting for
+// the next rechoke.
+func (t *Torrent) fillFreeSlots() {
+	if !t.active() {
+		return
+	}
+	free := t.freeSlots()
+	if free <= 0 {
+		return
+	}
+	var waiting []*peer
+	for _, p := range t.peers {
+		if p.amChoking && p.peerInterested {
+			waiting = append(waiting, p)
+		}
+	}
+	now := time.Now()
+	slices.SortFunc(waiting, func(a, b *peer) int {
+		return cmp.Compare(b.downMeter.Rate(now), a.downMeter.Rate(now))
+	})
+	for _, p := range waiting[:min(free, len(waiting))] {
+		t.unchoke(p)
+	}
+}
+
+// freeSlots is how many more interested peers may be unchoked now.
+func (t *Torrent) freeSlots() int {
+	slots := t.s.cfg.UploadSlots
+	if slots < 0 {
+		return len(t.peers) // unlimited
+	}
+	for _, q := range t.peers {
+		if !q.amChoking && q.peerInterested && !q.optimistic {
+			slots--
+		}
+	}
+	return slots
 }
 
 func (t *Torrent) unchoke(p *peer) {

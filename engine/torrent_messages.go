@@ -32,6 +32,7 @@ func (t *Torrent) handleMessage(p *peer, m peerwire.Message) error {
 		p.peerInterested = false
 		if !p.amChoking && !p.optimistic {
 			t.choke(p)
+			t.fillFreeSlots()
 		}
 	case peerwire.Have:
 		if int(m.Index) >= n {

@@ -352,10 +352,12 @@ func (t *Torrent) dropPeer(p *peer, err error) {
 		kp.nextTry = time.Now().Add(30 * time.Second)
 	}
 	t.s.log.Debug("peer dropped", "addr", p.addr, "err", err)
-	// Its requests went back to the picker: give them to others.
+	// Its requests went back to the picker: give them to others; and its
+	// upload slot, if it had one.
 	for _, q := range t.peers {
 		t.fillRequests(q)
 	}
+	t.fillFreeSlots()
 }
 
 // handleEvent processes one event from a peer connection.
