@@ -1,6 +1,8 @@
 // Command shoal is the command-line interface to the Shoal BitTorrent engine:
-// "shoal create" makes a .torrent from a file or directory and "shoal info"
-// describes a .torrent file or magnet link.
+// "shoal create" makes a .torrent from a file or directory, "shoal info"
+// describes a .torrent file or magnet link, "shoal get" downloads a torrent,
+// "shoal seed" seeds one from its content, and "shoal demo" runs a whole
+// swarm in one process to show what sharing does.
 //
 // Exit status is 0 on success, 1 on failure or bad input (with exactly one
 // line "shoal: message" on stderr) and 2 on wrong usage (an unknown command
