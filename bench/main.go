@@ -6,10 +6,17 @@
 // Usage:
 //
 //	go run ./bench create [-size 1GiB] [-runs 3] [-out bench/results]
+//	go run ./bench pair [-size 1GiB] [-runs 3] [-pairs shoal-shoal,lt-lt,shoal-lt,lt-shoal]
+//	                    [-lt-high-performance] [-out bench/results]
 //
 // Scenario "create" times `shoal create` against mktorrent on one file with
 // the same piece length and thread count, after checking that both make a
 // torrent with the same info hash.
+//
+// Scenario "pair" sends one file from one seeder to one leecher over
+// loopback for each seeder-leecher combination of Shoal and libtorrent
+// (python3-libtorrent), and reports MB/s, CPU seconds per GiB and peak RSS
+// of each side, after checking the leecher's file against the source.
 package main
 
 import (
@@ -43,6 +50,29 @@ func main() {
 		if err := runCreate(createConfig{Size: n, Runs: *runs, OutDir: *out}); err != nil {
 			fail(err)
 		}
+	case "pair":
+		fs := flag.NewFlagSet("pair", flag.ExitOnError)
+		size := fs.String("size", "1GiB", "size of the test file (e.g. 256MiB, 1GiB)")
+		runs := fs.Int("runs", 3, "transfers of each pair; the median is reported")
+		pairs := fs.String("pairs", "shoal-shoal,lt-lt,shoal-lt,lt-shoal", "SEEDER-LEECHER combinations to run, in order")
+		highPerf := fs.Bool("lt-high-performance", false, "give libtorrent sessions lt.high_performance_seed() settings")
+		out := fs.String("out", "bench/results", "directory for the JSON and SVG results")
+		_ = fs.Parse(os.Args[2:])
+		n, err := parseSize(*size)
+		if err != nil {
+			fail(err)
+		}
+		if *runs < 1 {
+			fail(fmt.Errorf("-runs %d: need at least one run", *runs))
+		}
+		specs, err := parsePairs(*pairs)
+		if err != nil {
+			fail(err)
+		}
+		cfg := pairConfig{Size: n, Runs: *runs, Pairs: specs, OutDir: *out, HighPerf: *highPerf}
+		if err := runPair(cfg); err != nil {
+			fail(err)
+		}
 	case "-h", "-help", "--help", "help":
 		usage()
 	default:
@@ -54,6 +84,8 @@ func main() {
 
 func usage() {
 	fmt.Fprintln(os.Stderr, "usage: go run ./bench create [-size 1GiB] [-runs 3] [-out bench/results]")
+	fmt.Fprintln(os.Stderr, "       go run ./bench pair [-size 1GiB] [-runs 3] [-pairs shoal-shoal,lt-lt,shoal-lt,lt-shoal]")
+	fmt.Fprintln(os.Stderr, "                           [-lt-high-performance] [-out bench/results]")
 }
 
 // fail prints the reason a benchmark could not produce a result and exits

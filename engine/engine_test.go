@@ -22,7 +22,7 @@ type fixture struct {
 
 // makeFixture writes files of the given sizes (one file: single-file
 // torrent) with pseudo-random content and builds a torrent of them.
-func makeFixture(t *testing.T, pieceLength int64, sizes ...int64) fixture {
+func makeFixture(t testing.TB, pieceLength int64, sizes ...int64) fixture {
 	t.Helper()
 	dir := t.TempDir()
 	r := rand.New(rand.NewPCG(uint64(len(sizes)), uint64(pieceLength)))

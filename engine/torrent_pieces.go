@@ -81,8 +81,11 @@ func (t *Torrent) fillRequests(p *peer) {
 	if p.peerChoking && len(p.allowedFast) == 0 {
 		return
 	}
-	need := t.queueDepth(p) - len(p.requests)
-	if need <= 0 {
+	depth := t.queueDepth(p)
+	need := depth - len(p.requests)
+	// Top up in batches of at least an eighth of the queue: one REQUEST
+	// per arriving block would cost the writer a system call per block.
+	if need <= 0 || (len(p.requests) > 0 && need < depth/8) {
 		return
 	}
 	var blocks []picker.Block
