@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 )
 
@@ -27,5 +28,15 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// SHOAL_CPUPROFILE=FILE writes a pprof CPU profile of the whole run:
+	// how the benchmarks in bench/ look inside a real process.
+	if path := os.Getenv("SHOAL_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			defer f.Close()
+			if pprof.StartCPUProfile(f) == nil {
+				defer pprof.StopCPUProfile() // runs before the Close above
+			}
+		}
+	}
 	return execute(ctx, args, stdout, stderr)
 }
