@@ -35,9 +35,10 @@ type Session struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // every goroutine the session and its torrents start
 
-	listener net.Listener
-	resume   *storage.ResumeStore // nil when Config.DataDir is empty
-	budget   *storage.Budget      // memory for pieces in flight
+	listener  net.Listener
+	resume    *storage.ResumeStore // nil when Config.DataDir is empty
+	budget    *storage.Budget      // memory for pieces in flight
+	pieceBufs piecePools           // recycled piece buffers
 
 	hashSem  chan struct{} // bounds concurrent piece hashing
 	diskSem  chan struct{} // bounds concurrent piece writes

@@ -51,6 +51,7 @@ type peer struct {
 	snubbed                     bool
 
 	requests    map[picker.Block]time.Time // outstanding requests we sent
+	slowStart   int                        // request depth earned by blocks delivered
 	lastBlockAt time.Time
 
 	downMeter, upMeter   *ratemeter.Meter
@@ -262,6 +263,7 @@ func (t *Torrent) addPeer(hc *handshakedConn) {
 		extended:    ours.Extended() && hc.reserved.Extended(),
 		connectedAt: time.Now(),
 		reqq:        defaultReqq,
+		slowStart:   16,
 		amChoking:   true,
 		peerChoking: true,
 		requests:    make(map[picker.Block]time.Time),

@@ -42,6 +42,10 @@ type pieceResult struct {
 // blockPool recycles the 16 KiB buffers blocks arrive in.
 var blockPool = bufferPool{size: peerwire.BlockSize}
 
+// bufferPool recycles buffers of one size (other sizes are allocated and
+// left to the collector). Reusing piece buffers saves the garbage
+// collector a gigabyte of garbage per gigabyte downloaded, and the kernel
+// the page faults of fresh memory.
 type bufferPool struct {
 	size int
 	pool sync.Pool
@@ -58,19 +62,44 @@ func (bp *bufferPool) get(n int) []byte {
 }
 
 func (bp *bufferPool) put(b []byte) {
-	if cap(b) == bp.size {
+	if bp.size > 0 && cap(b) == bp.size {
 		b = b[:bp.size]
 		bp.pool.Put(&b)
 	}
 }
 
+// piecePools keeps one pool per piece length in use in a session.
+type piecePools struct {
+	mu    sync.Mutex
+	pools map[int]*bufferPool
+}
+
+func (pp *piecePools) pool(n int) *bufferPool {
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	if pp.pools == nil {
+		pp.pools = make(map[int]*bufferPool)
+	}
+	p, ok := pp.pools[n]
+	if !ok {
+		p = &bufferPool{size: n}
+		pp.pools[n] = p
+	}
+	return p
+}
+
+func (pp *piecePools) get(n int) []byte { return pp.pool(n).get(n) }
+func (pp *piecePools) put(b []byte)     { pp.pool(cap(b)).put(b) }
+
 // queueDepth is how many requests to keep outstanding with a peer: about
-// two seconds of its current rate, at least 4 blocks (so a new peer can
-// show its speed) and at most what it told us it accepts.
+// two seconds of its measured rate, at most what it told us it accepts
+// (reqq). The rate is measured once a second, so a new peer's depth also
+// grows by one for every block it delivers (like TCP's slow start): a
+// fast peer fills its pipe within the first second, not after it.
 func (t *Torrent) queueDepth(p *peer) int {
 	rate := p.downMeter.Rate(time.Now())
-	depth := int(2 * rate / peerwire.BlockSize)
-	return max(min(depth, p.reqq), min(16, p.reqq), 4)
+	depth := max(int(2*rate/peerwire.BlockSize), p.slowStart)
+	return max(min(depth, p.reqq), 4)
 }
 
 // fillRequests tops up a peer's outstanding requests.
@@ -119,16 +148,18 @@ func (t *Torrent) newPiece(i int) bool {
 		return false
 	}
 	nblocks := int((size + peerwire.BlockSize - 1) / peerwire.BlockSize)
-	t.pieces[i] = &pieceBuf{data: make([]byte, size), senders: make([]netip.Addr, nblocks)}
+	t.pieces[i] = &pieceBuf{data: t.s.pieceBufs.get(int(size)), senders: make([]netip.Addr, nblocks)}
 	return true
 }
 
-// releasePiece gives a piece's memory back to the budget.
+// releasePiece gives a piece's memory back to the budget and its buffer
+// to the pool.
 func (t *Torrent) releasePiece(i int, pb *pieceBuf) {
 	if t.pieces[i] == pb {
 		delete(t.pieces, i)
 	}
 	t.s.budget.Release(int64(len(pb.data)))
+	t.s.pieceBufs.put(pb.data)
 }
 
 // handleBlock stores a received block; a piece whose last block arrives is
@@ -144,6 +175,9 @@ func (t *Torrent) handleBlock(p *peer, m peerwire.Message) error {
 	}
 	delete(p.requests, b)
 	p.lastBlockAt, p.snubbed = time.Now(), false
+	if p.slowStart < p.reqq {
+		p.slowStart++
+	}
 	p.downloaded += b.Length
 	pb := t.pieces[b.Piece]
 	receipt := t.picker.Received(p.key, b)
@@ -221,6 +255,7 @@ func acquire(ctx interface{ Done() <-chan struct{} }, sem chan struct{}) bool {
 // pieceDone handles a hashed piece.
 func (t *Torrent) pieceDone(r pieceResult) {
 	t.s.budget.Release(int64(len(r.buf.data)))
+	defer t.s.pieceBufs.put(r.buf.data) // judged and written: the data is no longer needed
 	if t.picker == nil || t.state == StateError {
 		return
 	}
