@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,10 +30,13 @@ type lyingSeeder struct {
 	// lateBitfield makes it start with HAVE_NONE and send its full
 	// BITFIELD a moment later, as aria2 does.
 	lateBitfield bool
+	requests     atomic.Int64 // REQUESTs received
 }
 
+func (ls *lyingSeeder) requestsSeen() int64 { return ls.requests.Load() }
+
 // startLyingSeeder listens on addr and serves like ls says (ln is set here).
-func startLyingSeeder(t *testing.T, addr string, ls lyingSeeder) *lyingSeeder {
+func startLyingSeeder(t *testing.T, addr string, ls *lyingSeeder) *lyingSeeder {
 	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -49,7 +53,7 @@ func startLyingSeeder(t *testing.T, addr string, ls lyingSeeder) *lyingSeeder {
 			go ls.serve(c)
 		}
 	}()
-	return &ls
+	return ls
 }
 
 func (ls *lyingSeeder) addr() netip.AddrPort {
@@ -93,6 +97,7 @@ func (ls *lyingSeeder) serve(c net.Conn) {
 		if m.ID != peerwire.Request || m.KeepAlive {
 			continue
 		}
+		ls.requests.Add(1)
 		if ls.rejectFirst > 0 {
 			ls.rejectFirst--
 			w.Write(peerwire.AppendMessage(nil, peerwire.Message{ID: peerwire.Reject, Index: m.Index, Begin: m.Begin, Length: m.Length}))
@@ -125,7 +130,7 @@ func TestPeerSendingBadDataIsBanned(t *testing.T) {
 	for i := 0; i < fx.mi.Info.NumPieces(); i++ {
 		corrupt[i] = true // it lies about everything: whatever we take from it fails
 	}
-	liar := startLyingSeeder(t, "127.0.0.2:0", lyingSeeder{mi: fx.mi, data: data, corrupt: corrupt})
+	liar := startLyingSeeder(t, "127.0.0.2:0", &lyingSeeder{mi: fx.mi, data: data, corrupt: corrupt})
 	leecher := newTestSession(t, Config{})
 	out := t.TempDir()
 	tor, err := leecher.AddTorrent(fx.mi, AddOptions{SavePath: out, Peers: []netip.AddrPort{liar.addr()}})
@@ -231,7 +236,7 @@ func TestRejectedRequestsAreRetried(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seeder := startLyingSeeder(t, "127.0.0.4:0", lyingSeeder{mi: fx.mi, data: data, rejectFirst: 40})
+	seeder := startLyingSeeder(t, "127.0.0.4:0", &lyingSeeder{mi: fx.mi, data: data, rejectFirst: 40})
 	leecher := newTestSession(t, Config{})
 	out := t.TempDir()
 	tor, err := leecher.AddTorrent(fx.mi, AddOptions{SavePath: out, Peers: []netip.AddrPort{seeder.addr()}})
@@ -251,7 +256,7 @@ func TestBitfieldAfterHaveNone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seeder := startLyingSeeder(t, "127.0.0.5:0", lyingSeeder{mi: fx.mi, data: data, lateBitfield: true})
+	seeder := startLyingSeeder(t, "127.0.0.5:0", &lyingSeeder{mi: fx.mi, data: data, lateBitfield: true})
 	leecher := newTestSession(t, Config{})
 	out := t.TempDir()
 	tor, err := leecher.AddTorrent(fx.mi, AddOptions{SavePath: out, Peers: []netip.AddrPort{seeder.addr()}})
@@ -260,4 +265,39 @@ func TestBitfieldAfterHaveNone(t *testing.T) {
 	}
 	waitComplete(t, tor, 20*time.Second)
 	sameContent(t, fx.mi, fx.dataDir, out)
+}
+
+// TestPeerRejectingEverythingIsSnubbed: a peer that rejects every request
+// gets one request at a time instead of an endless stream of them.
+func TestPeerRejectingEverythingIsSnubbed(t *testing.T) {
+	fx := makeFixture(t, 16<<10, 200<<10)
+	data, err := os.ReadFile(fx.dataDir + "/content")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rejects = 1 << 30
+	refuser := startLyingSeeder(t, "127.0.0.6:0", &lyingSeeder{mi: fx.mi, data: data, rejectFirst: rejects})
+	leecher := newTestSession(t, Config{})
+	tor, err := leecher.AddTorrent(fx.mi, AddOptions{SavePath: t.TempDir(), Peers: []netip.AddrPort{refuser.addr()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		peers := tor.Peers()
+		if len(peers) == 1 && peers[0].Snubbed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a peer rejecting everything was not snubbed: %+v", peers)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Snubbed, it is asked once a second (an unbounded loop sends
+	// thousands a second on loopback).
+	before := refuser.requestsSeen()
+	time.Sleep(2 * time.Second)
+	if n := refuser.requestsSeen() - before; n > 4 {
+		t.Errorf("%d requests to a snubbed peer in 2 s", n)
+	}
 }

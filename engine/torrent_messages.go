@@ -70,7 +70,16 @@ func (t *Torrent) handleMessage(p *peer, m peerwire.Message) error {
 			delete(p.requests, b)
 			t.picker.Release(p.key, b)
 		}
-		t.fillRequests(p)
+		// Requests go out again at once (its queue may simply have been
+		// full), but a peer that rejects a whole queue's worth without
+		// sending a block is snubbed: it gets one request a second (from
+		// the tick), so it cannot keep us busy re-asking.
+		if p.rejects++; p.rejects > p.reqq {
+			p.snubbed = true
+		}
+		if !p.snubbed {
+			t.fillRequests(p)
+		}
 	case peerwire.AllowedFast:
 		if !p.fast {
 			return protocolError("ALLOWED_FAST without the fast extension")

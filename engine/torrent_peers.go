@@ -52,6 +52,7 @@ type peer struct {
 
 	requests    map[picker.Block]time.Time // outstanding requests we sent
 	slowStart   int                        // request depth earned by blocks delivered
+	rejects     int                        // REJECTs since the last block it sent
 	lastBlockAt time.Time
 
 	downMeter, upMeter   *ratemeter.Meter

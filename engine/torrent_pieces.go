@@ -97,6 +97,11 @@ func (pp *piecePools) put(b []byte)     { pp.pool(cap(b)).put(b) }
 // grows by one for every block it delivers (like TCP's slow start): a
 // fast peer fills its pipe within the first second, not after it.
 func (t *Torrent) queueDepth(p *peer) int {
+	if p.snubbed {
+		// A peer that stopped sending, or rejects everything, gets one
+		// request at a time until it delivers again.
+		return 1
+	}
 	rate := p.downMeter.Rate(time.Now())
 	depth := max(int(2*rate/peerwire.BlockSize), p.slowStart)
 	return max(min(depth, p.reqq), 4)
@@ -174,7 +179,7 @@ func (t *Torrent) handleBlock(p *peer, m peerwire.Message) error {
 		return nil
 	}
 	delete(p.requests, b)
-	p.lastBlockAt, p.snubbed = time.Now(), false
+	p.lastBlockAt, p.snubbed, p.rejects = time.Now(), false, 0
 	if p.slowStart < p.reqq {
 		p.slowStart++
 	}
