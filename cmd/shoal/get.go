@@ -111,6 +111,10 @@ func runGet(ctx context.Context, arg string, o *getOptions, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
+	if len(add.Peers) == 0 && !o.asJSON {
+		// Trackers and the DHT are not there yet: say why nothing happens.
+		fmt.Fprintf(stderr, "no --peer given: waiting for peers to connect to %s\n", sess.Addr())
+	}
 	out := stderr
 	if o.asJSON {
 		out = stdout
