@@ -172,23 +172,27 @@ func (t *Torrent) releasePiece(i int, pb *pieceBuf) {
 func (t *Torrent) handleBlock(p *peer, m peerwire.Message) error {
 	defer blockPool.put(m.Payload)
 	b := picker.Block{Piece: int(m.Index), Begin: int64(m.Begin), Length: int64(len(m.Payload))}
-	if _, ok := p.requests[b]; !ok || t.picker == nil {
-		// Unrequested (or already cancelled): BEP 3 lets it arrive; we
-		// count it as wasted.
+	if t.picker == nil {
 		t.counters.wasted += b.Length
 		return nil
 	}
-	delete(p.requests, b)
-	p.lastBlockAt, p.snubbed, p.rejects = time.Now(), false, 0
-	if p.slowStart < p.reqq {
-		p.slowStart++
+	// A block we no longer asked this peer for (released after a choke or
+	// a timeout) is still welcome if its piece lacks it; the picker says.
+	if _, requested := p.requests[b]; requested {
+		delete(p.requests, b)
+		if p.slowStart < p.reqq {
+			p.slowStart++
+		}
 	}
-	p.downloaded += b.Length
 	pb := t.pieces[b.Piece]
 	receipt := t.picker.Received(p.key, b)
 	if !receipt.Stored() || pb == nil {
 		t.counters.wasted += b.Length
 	} else {
+		// Only a useful block counts as the peer delivering: unrequested
+		// junk must not keep a peer from being snubbed.
+		p.lastBlockAt, p.snubbed, p.rejects = time.Now(), false, 0
+		p.downloaded += b.Length
 		copy(pb.data[b.Begin:], m.Payload)
 		pb.senders[b.Begin/peerwire.BlockSize] = p.addr.Addr()
 	}
@@ -200,9 +204,15 @@ func (t *Torrent) handleBlock(p *peer, m peerwire.Message) error {
 			}
 		}
 	}
-	if receipt.PieceDone && pb != nil {
-		delete(t.pieces, b.Piece)
-		t.hashPiece(b.Piece, pb)
+	if receipt.PieceDone {
+		if pb == nil {
+			// Complete in the picker's eyes but with no data kept: start
+			// the piece over rather than wait for it forever.
+			t.picker.PieceFailed(b.Piece)
+		} else {
+			delete(t.pieces, b.Piece)
+			t.hashPiece(b.Piece, pb)
+		}
 	}
 	t.fillRequests(p)
 	return nil
