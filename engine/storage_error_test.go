@@ -65,3 +65,27 @@ func TestStorageErrorStopsOnlyThatTorrent(t *testing.T) {
 	waitComplete(t, badTor, 20*time.Second)
 	sameContent(t, bad.mi, bad.dataDir, out)
 }
+
+// TestStopStartDuringCheck: stopping a torrent while it checks its data and
+// starting it again must not take the stopped check's result for the new
+// one (it would report "context canceled" as an error).
+func TestStopStartDuringCheck(t *testing.T) {
+	fx := makeFixture(t, 16<<10, 8<<20)
+	s := newTestSession(t, Config{HashWorkers: 1})
+	tor, err := s.AddTorrent(fx.mi, AddOptions{SavePath: fx.dataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		if err := tor.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		if err := tor.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitComplete(t, tor, 20*time.Second)
+	if st := tor.Stats(); st.State != StateSeeding || st.Err != nil || st.PiecesHave != st.Pieces {
+		t.Fatalf("after stop/start during the check: %+v", st)
+	}
+}

@@ -108,6 +108,7 @@ type Torrent struct {
 	savingResume bool
 	completed    bool
 	checkCancel  context.CancelFunc
+	checkGen     int // counts starts, to tell a current check's result from a stale one
 	sources      []sources.Source
 	stopSources  context.CancelFunc // ends the sources' runs; nil when not running
 	ticks        int

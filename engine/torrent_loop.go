@@ -17,6 +17,7 @@ const rechokeTicks = 10
 
 // checkResult is the outcome of the start-up check of existing data.
 type checkResult struct {
+	gen  int // which start it belongs to: a stopped check may still report
 	have *bitfield.Bitfield
 	rec  *storage.ResumeRecord // the saved record, if it was used
 	err  error
@@ -81,6 +82,8 @@ func (t *Torrent) start() {
 		return
 	}
 	t.st, t.state, t.err = st, StateChecking, nil
+	t.checkGen++
+	gen := t.checkGen
 	for _, kp := range t.known {
 		kp.nextTry = time.Time{} // a new start tries every address again
 	}
@@ -91,7 +94,7 @@ func (t *Torrent) start() {
 		defer t.s.wg.Done()
 		have, rec, err := t.check(ctx, st)
 		select {
-		case t.checkC <- checkResult{have: have, rec: rec, err: err}:
+		case t.checkC <- checkResult{gen: gen, have: have, rec: rec, err: err}:
 		case <-ctx.Done():
 		}
 	}()
@@ -135,8 +138,8 @@ func (t *Torrent) check(ctx context.Context, st storage.Storage) (*bitfield.Bitf
 }
 
 func (t *Torrent) checkDone(r checkResult) {
-	if t.state != StateChecking {
-		return
+	if t.state != StateChecking || r.gen != t.checkGen {
+		return // the check of an earlier start, stopped since
 	}
 	t.checkCancel()
 	if r.err != nil {
