@@ -33,6 +33,7 @@ type badBlock struct {
 
 // pieceResult is a complete piece after hashing and, if it passed, writing.
 type pieceResult struct {
+	gen      int // the start it belongs to (see Torrent.checkGen)
 	piece    int
 	buf      *pieceBuf
 	ok       bool  // the hash matched
@@ -222,11 +223,11 @@ func (t *Torrent) handleBlock(p *peer, m peerwire.Message) error {
 // worker goroutine bounded by the session's hashing and disk limits.
 func (t *Torrent) hashPiece(i int, pb *pieceBuf) {
 	want := t.info.Pieces[i]
-	st := t.st
+	st, gen := t.st, t.checkGen
 	t.s.wg.Add(1)
 	go func() {
 		defer t.s.wg.Done()
-		if r, ok := t.verifyAndWrite(st, i, pb, want); ok {
+		if r, ok := t.verifyAndWrite(st, gen, i, pb, want); ok {
 			select {
 			case t.pieceC <- r:
 				return
@@ -241,8 +242,8 @@ func (t *Torrent) hashPiece(i int, pb *pieceBuf) {
 // false if the torrent ended first.
 func (t *Torrent) verifyAndWrite(st interface {
 	WritePiece(int, []byte) error
-}, i int, pb *pieceBuf, want [sha1.Size]byte) (pieceResult, bool) {
-	r := pieceResult{piece: i, buf: pb}
+}, gen, i int, pb *pieceBuf, want [sha1.Size]byte) (pieceResult, bool) {
+	r := pieceResult{gen: gen, piece: i, buf: pb}
 	if !acquire(t.ctx, t.s.hashSem) {
 		return r, false
 	}
@@ -271,8 +272,8 @@ func acquire(ctx interface{ Done() <-chan struct{} }, sem chan struct{}) bool {
 func (t *Torrent) pieceDone(r pieceResult) {
 	t.s.budget.Release(int64(len(r.buf.data)))
 	defer t.s.pieceBufs.put(r.buf.data) // judged and written: the data is no longer needed
-	if t.picker == nil || t.state == StateError {
-		return
+	if t.picker == nil || t.state == StateError || r.gen != t.checkGen {
+		return // the torrent stopped (and maybe started again) meanwhile
 	}
 	if r.writeErr != nil {
 		// A storage error stops the torrent: requesting more would only
