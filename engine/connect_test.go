@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"net"
 	"net/netip"
 	"testing"
 	"time"
@@ -115,4 +116,56 @@ func TestFreedSlotGoesToWaitingPeer(t *testing.T) {
 	// it well before the next rechoke, 10 s after the seeder started.
 	second.Close()
 	waitComplete(t, t3, 3*time.Second)
+}
+
+// TestSilentConnectionsAreBounded: connections that never send a handshake
+// are cut off beyond MaxConns, and the session still serves real peers.
+func TestSilentConnectionsAreBounded(t *testing.T) {
+	fx := makeFixture(t, 16<<10, 64<<10)
+	seeder := newTestSession(t, Config{MaxConns: 8})
+	if _, err := seeder.AddTorrent(fx.mi, AddOptions{SavePath: fx.dataDir}); err != nil {
+		t.Fatal(err)
+	}
+	addr := seeder.Addr().String()
+	var silent []net.Conn
+	for i := 0; i < 30; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		silent = append(silent, c)
+	}
+	defer func() {
+		for _, c := range silent {
+			c.Close()
+		}
+	}()
+	// Beyond the limit, connections are closed at once: reading from
+	// them ends instead of blocking.
+	closed := 0
+	for _, c := range silent {
+		c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		if _, err := c.Read(make([]byte, 1)); err != nil && !isTimeout(err) {
+			closed++
+		}
+	}
+	if closed < 30-8 {
+		t.Errorf("%d of 30 silent connections closed at once, want at least %d", closed, 30-8)
+	}
+	for _, c := range silent {
+		c.Close()
+	}
+	// Once they are gone, a real peer is served.
+	time.Sleep(100 * time.Millisecond)
+	leecher := newTestSession(t, Config{})
+	tor, err := leecher.AddTorrent(fx.mi, AddOptions{SavePath: t.TempDir(), Peers: []netip.AddrPort{addrOf(t, seeder)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitComplete(t, tor, 20*time.Second)
+}
+
+func isTimeout(err error) bool {
+	ne, ok := err.(net.Error)
+	return ok && ne.Timeout()
 }

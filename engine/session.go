@@ -46,7 +46,8 @@ type Session struct {
 
 	downLimit, upLimit *rate.Limiter // session-wide; nil when unlimited
 
-	conns atomic.Int64 // established peer connections over all torrents
+	conns       atomic.Int64 // established peer connections over all torrents
+	handshaking atomic.Int64 // incoming connections still in their handshake
 
 	mu       sync.RWMutex
 	torrents map[metainfo.InfoHash]*Torrent
@@ -200,13 +201,18 @@ func (s *Session) acceptLoop() {
 			time.Sleep(100 * time.Millisecond)
 			continue
 		}
-		if s.conns.Load() >= int64(s.cfg.MaxConns) {
+		// Bound both established connections and handshakes in progress,
+		// so a flood of connections that never send anything cannot pile
+		// up goroutines and file descriptors for the handshake timeout.
+		if s.conns.Load() >= int64(s.cfg.MaxConns) || s.handshaking.Load() >= int64(s.cfg.MaxConns) {
 			nc.Close()
 			continue
 		}
+		s.handshaking.Add(1)
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
+			defer s.handshaking.Add(-1)
 			s.handleIncoming(nc)
 		}()
 	}
