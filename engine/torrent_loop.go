@@ -302,16 +302,18 @@ func (t *Torrent) checkComplete() {
 		t.state = StateSeeding
 	}
 	if !t.completed {
-		t.completed = true
-		close(t.completeC)
-		if t.counters.completedAt.IsZero() {
-			t.counters.completedAt = time.Now()
-		}
+		// Empty files first: whoever waits on completeC may look at the
+		// files at once.
 		if ec, ok := t.st.(emptyFileCreator); ok {
 			if err := ec.CreateEmptyFiles(); err != nil {
 				t.stop(StateError, err)
 				return
 			}
+		}
+		t.completed = true
+		close(t.completeC)
+		if t.counters.completedAt.IsZero() {
+			t.counters.completedAt = time.Now()
 		}
 		t.saveResume()
 	}

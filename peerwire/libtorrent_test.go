@@ -81,25 +81,37 @@ func TestLibtorrentSeeder(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	conn, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if err := conn.SetDeadline(time.Now().Add(40 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
-
 	ours := Handshake{InfoHash: ih, PeerID: NewPeerID("-SH0001-")}
 	ours.Reserved.SetExtended(true)
 	ours.Reserved.SetFast(true)
-	if err := WriteHandshake(conn, ours); err != nil {
-		t.Fatal(err)
+	// libtorrent now and then closes a connection that arrives just after
+	// the torrent turned to seeding (seen once in CI: EOF before its
+	// handshake); a real client would simply dial again, and so do we.
+	var conn net.Conn
+	var theirs Handshake
+	for attempt := 1; ; attempt++ {
+		conn, err = net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), 10*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := conn.SetDeadline(time.Now().Add(40 * time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if err := WriteHandshake(conn, ours); err != nil {
+			t.Fatal(err)
+		}
+		theirs, err = ReadHandshake(conn)
+		if err == nil {
+			break
+		}
+		conn.Close()
+		if attempt == 5 {
+			t.Fatalf("reading libtorrent's handshake: %v", err)
+		}
+		t.Logf("attempt %d: libtorrent closed the connection (%v); dialing again", attempt, err)
+		time.Sleep(200 * time.Millisecond)
 	}
-	theirs, err := ReadHandshake(conn)
-	if err != nil {
-		t.Fatalf("reading libtorrent's handshake: %v", err)
-	}
+	defer conn.Close()
 	if theirs.InfoHash != ih || !theirs.Reserved.Extended() || !theirs.Reserved.Fast() {
 		t.Fatalf("libtorrent handshake: info hash %s, reserved %x", theirs.InfoHash, theirs.Reserved)
 	}
