@@ -227,22 +227,32 @@ func TestRequestsToSilentPeerTimeOut(t *testing.T) {
 	sameContent(t, fx.mi, fx.dataDir, out)
 }
 
-// TestRejectedRequestsAreRetried: a peer that rejects our first requests
-// (its queue was full, say) must get new ones; nothing else would wake the
-// download up.
-func TestRejectedRequestsAreRetried(t *testing.T) {
-	fx := makeFixture(t, 16<<10, 200<<10)
+// leechFromFake serves a 200 KiB torrent from a fake peer configured by
+// ls (its mi and data are filled in here) on addr, and starts a leecher
+// that knows only that peer.
+func leechFromFake(t *testing.T, addr string, ls *lyingSeeder) (fx fixture, tor *Torrent, out string) {
+	t.Helper()
+	fx = makeFixture(t, 16<<10, 200<<10)
 	data, err := os.ReadFile(fx.dataDir + "/content")
 	if err != nil {
 		t.Fatal(err)
 	}
-	seeder := startLyingSeeder(t, "127.0.0.4:0", &lyingSeeder{mi: fx.mi, data: data, rejectFirst: 40})
+	ls.mi, ls.data = fx.mi, data
+	startLyingSeeder(t, addr, ls)
 	leecher := newTestSession(t, Config{})
-	out := t.TempDir()
-	tor, err := leecher.AddTorrent(fx.mi, AddOptions{SavePath: out, Peers: []netip.AddrPort{seeder.addr()}})
+	out = t.TempDir()
+	tor, err = leecher.AddTorrent(fx.mi, AddOptions{SavePath: out, Peers: []netip.AddrPort{ls.addr()}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return fx, tor, out
+}
+
+// TestRejectedRequestsAreRetried: a peer that rejects our first requests
+// (its queue was full, say) must get new ones; nothing else would wake the
+// download up.
+func TestRejectedRequestsAreRetried(t *testing.T) {
+	fx, tor, out := leechFromFake(t, "127.0.0.4:0", &lyingSeeder{rejectFirst: 40})
 	waitComplete(t, tor, 20*time.Second)
 	sameContent(t, fx.mi, fx.dataDir, out)
 }
@@ -251,18 +261,7 @@ func TestRejectedRequestsAreRetried(t *testing.T) {
 // it has pieces, against BEP 3's letter; we take the later bitfield
 // instead of disconnecting.
 func TestBitfieldAfterHaveNone(t *testing.T) {
-	fx := makeFixture(t, 16<<10, 200<<10)
-	data, err := os.ReadFile(fx.dataDir + "/content")
-	if err != nil {
-		t.Fatal(err)
-	}
-	seeder := startLyingSeeder(t, "127.0.0.5:0", &lyingSeeder{mi: fx.mi, data: data, lateBitfield: true})
-	leecher := newTestSession(t, Config{})
-	out := t.TempDir()
-	tor, err := leecher.AddTorrent(fx.mi, AddOptions{SavePath: out, Peers: []netip.AddrPort{seeder.addr()}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fx, tor, out := leechFromFake(t, "127.0.0.5:0", &lyingSeeder{lateBitfield: true})
 	waitComplete(t, tor, 20*time.Second)
 	sameContent(t, fx.mi, fx.dataDir, out)
 }
@@ -270,18 +269,8 @@ func TestBitfieldAfterHaveNone(t *testing.T) {
 // TestPeerRejectingEverythingIsSnubbed: a peer that rejects every request
 // gets one request at a time instead of an endless stream of them.
 func TestPeerRejectingEverythingIsSnubbed(t *testing.T) {
-	fx := makeFixture(t, 16<<10, 200<<10)
-	data, err := os.ReadFile(fx.dataDir + "/content")
-	if err != nil {
-		t.Fatal(err)
-	}
-	const rejects = 1 << 30
-	refuser := startLyingSeeder(t, "127.0.0.6:0", &lyingSeeder{mi: fx.mi, data: data, rejectFirst: rejects})
-	leecher := newTestSession(t, Config{})
-	tor, err := leecher.AddTorrent(fx.mi, AddOptions{SavePath: t.TempDir(), Peers: []netip.AddrPort{refuser.addr()}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	refuser := &lyingSeeder{rejectFirst: 1 << 30}
+	_, tor, _ := leechFromFake(t, "127.0.0.6:0", refuser)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		peers := tor.Peers()
