@@ -88,30 +88,31 @@ type Torrent struct {
 	loopDoneC chan struct{}         // closed when the loop has ended
 
 	// Everything below belongs to the loop goroutine.
-	state        State
-	err          error
-	st           storage.Storage
-	have         *bitfield.Bitfield
-	picker       *picker.Picker
-	choker       *choker.Choker
-	peers        map[int]*peer
-	nextKey      int
-	known        map[netip.AddrPort]*knownPeer
-	dialing      int
-	waiting      []*handshakedConn // connections that arrived while checking
-	pieces       map[int]*pieceBuf // pieces being downloaded, by index
-	badPieces    map[int][]badBlock
-	filePrio     []Priority
-	sequential   bool
-	counters     counters
-	resumeDirty  bool
-	savingResume bool
-	completed    bool
-	checkCancel  context.CancelFunc
-	checkGen     int // counts starts, to tell a current check's result from a stale one
-	sources      []sources.Source
-	stopSources  context.CancelFunc // ends the sources' runs; nil when not running
-	ticks        int
+	state         State
+	err           error
+	st            storage.Storage
+	have          *bitfield.Bitfield
+	fileHaveBytes []int64 // verified bytes per file, kept with have
+	picker        *picker.Picker
+	choker        *choker.Choker
+	peers         map[int]*peer
+	nextKey       int
+	known         map[netip.AddrPort]*knownPeer
+	dialing       int
+	waiting       []*handshakedConn // connections that arrived while checking
+	pieces        map[int]*pieceBuf // pieces being downloaded, by index
+	badPieces     map[int][]badBlock
+	filePrio      []Priority
+	sequential    bool
+	counters      counters
+	resumeDirty   bool
+	savingResume  bool
+	completed     bool
+	checkCancel   context.CancelFunc
+	checkGen      int // counts starts, to tell a current check's result from a stale one
+	sources       []sources.Source
+	stopSources   context.CancelFunc // ends the sources' runs; nil when not running
+	ticks         int
 }
 
 // counters are a torrent's byte counts.

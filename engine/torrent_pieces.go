@@ -285,7 +285,10 @@ func (t *Torrent) pieceDone(r pieceResult) {
 		t.pieceFailed(r)
 		return
 	}
-	t.have.Set(r.piece)
+	if !t.have.Has(r.piece) {
+		t.have.Set(r.piece)
+		t.countVerified(r.piece)
+	}
 	t.picker.PieceVerified(r.piece)
 	t.resumeDirty = true
 	t.judgeBadBlocks(r)
