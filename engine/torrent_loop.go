@@ -252,6 +252,9 @@ func (t *Torrent) applyPriorities() {
 		prio[i] = picker.Skip
 	}
 	for f, p := range t.filePrio {
+		if t.info.Files[f].IsPadding() {
+			continue // BEP 47 padding is never wanted for itself
+		}
 		first, end := t.layout.FilePieces(f)
 		pp := toPickerPriority(p)
 		for i := first; i < end; i++ {
@@ -279,28 +282,18 @@ func toPickerPriority(p Priority) picker.Priority {
 	return picker.Normal
 }
 
-// wantedPiece reports whether piece i touches a file that is not skipped.
-func (t *Torrent) wantedPiece(i int) bool {
-	for _, sp := range t.layout.PieceSpans(i) {
-		if t.filePrio[sp.File] != PrioritySkip && !t.info.Files[sp.File].IsPadding() {
-			return true
-		}
-	}
-	return false
-}
-
 // checkComplete closes completeC once every wanted piece is verified.
 func (t *Torrent) checkComplete() {
-	if t.have == nil {
+	if t.have == nil || t.picker == nil {
 		return
 	}
-	for i := t.have.NextClear(0); i >= 0; i = t.have.NextClear(i + 1) {
-		if t.wantedPiece(i) {
-			if t.state == StateSeeding {
-				t.state = StateDownloading
-			}
-			return
+	// The picker counts the wanted pieces we lack, so this costs nothing
+	// on each verified piece.
+	if t.picker.NumWanted() > 0 {
+		if t.state == StateSeeding {
+			t.state = StateDownloading
 		}
+		return
 	}
 	if t.state == StateDownloading {
 		t.state = StateSeeding
