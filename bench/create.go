@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -306,4 +307,25 @@ func humanBytes(n int64) string {
 		return fmt.Sprintf("%.4g KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+func init() {
+	scenarios["create"] = scenario{
+		usage: "create [-size 1GiB] [-runs 3] [-out bench/results]",
+		run: func(args []string) error {
+			fs := flag.NewFlagSet("create", flag.ExitOnError)
+			size := fs.String("size", "1GiB", "size of the test file (e.g. 256MiB, 1GiB)")
+			runs := fs.Int("runs", 3, "timed runs of each tool; the median is reported")
+			out := fs.String("out", "bench/results", "directory for the JSON and SVG results")
+			_ = fs.Parse(args)
+			n, err := parseSize(*size)
+			if err != nil {
+				return err
+			}
+			if *runs < 1 {
+				return fmt.Errorf("-runs %d: need at least one run", *runs)
+			}
+			return runCreate(createConfig{Size: n, Runs: *runs, OutDir: *out})
+		},
+	}
 }

@@ -3,7 +3,7 @@
 // results as JSON (and an SVG bar chart) under bench/results and prints a
 // short summary. A failed run writes no result.
 //
-// Usage:
+// Usage (go run ./bench help lists every scenario):
 //
 //	go run ./bench create [-size 1GiB] [-runs 3] [-out bench/results]
 //	go run ./bench pair [-size 1GiB] [-runs 3] [-pairs shoal-shoal,lt-lt,shoal-lt,lt-shoal]
@@ -20,72 +20,57 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"math"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 )
+
+// scenario is one benchmark: its usage line(s) and the function that runs it
+// with the arguments after the scenario's name.
+type scenario struct {
+	usage string
+	run   func(args []string) error
+}
+
+// scenarios maps a scenario's name to it. Each scenario's file registers
+// itself in an init function, so adding one touches no other file.
+var scenarios = map[string]scenario{}
 
 func main() {
 	if len(os.Args) < 2 {
 		usage()
 		os.Exit(2)
 	}
-	switch os.Args[1] {
-	case "create":
-		fs := flag.NewFlagSet("create", flag.ExitOnError)
-		size := fs.String("size", "1GiB", "size of the test file (e.g. 256MiB, 1GiB)")
-		runs := fs.Int("runs", 3, "timed runs of each tool; the median is reported")
-		out := fs.String("out", "bench/results", "directory for the JSON and SVG results")
-		_ = fs.Parse(os.Args[2:])
-		n, err := parseSize(*size)
-		if err != nil {
-			fail(err)
-		}
-		if *runs < 1 {
-			fail(fmt.Errorf("-runs %d: need at least one run", *runs))
-		}
-		if err := runCreate(createConfig{Size: n, Runs: *runs, OutDir: *out}); err != nil {
-			fail(err)
-		}
-	case "pair":
-		fs := flag.NewFlagSet("pair", flag.ExitOnError)
-		size := fs.String("size", "1GiB", "size of the test file (e.g. 256MiB, 1GiB)")
-		runs := fs.Int("runs", 3, "transfers of each pair; the median is reported")
-		pairs := fs.String("pairs", "shoal-shoal,lt-lt,shoal-lt,lt-shoal", "SEEDER-LEECHER combinations to run, in order")
-		highPerf := fs.Bool("lt-high-performance", false, "give libtorrent sessions lt.high_performance_seed() settings")
-		out := fs.String("out", "bench/results", "directory for the JSON and SVG results")
-		_ = fs.Parse(os.Args[2:])
-		n, err := parseSize(*size)
-		if err != nil {
-			fail(err)
-		}
-		if *runs < 1 {
-			fail(fmt.Errorf("-runs %d: need at least one run", *runs))
-		}
-		specs, err := parsePairs(*pairs)
-		if err != nil {
-			fail(err)
-		}
-		cfg := pairConfig{Size: n, Runs: *runs, Pairs: specs, OutDir: *out, HighPerf: *highPerf}
-		if err := runPair(cfg); err != nil {
-			fail(err)
-		}
+	name := os.Args[1]
+	switch name {
 	case "-h", "-help", "--help", "help":
 		usage()
-	default:
-		fmt.Fprintf(os.Stderr, "bench: unknown scenario %q\n", os.Args[1])
+		return
+	}
+	sc, ok := scenarios[name]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "bench: unknown scenario %q\n", name)
 		usage()
 		os.Exit(2)
+	}
+	if err := sc.run(os.Args[2:]); err != nil {
+		fail(err)
 	}
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: go run ./bench create [-size 1GiB] [-runs 3] [-out bench/results]")
-	fmt.Fprintln(os.Stderr, "       go run ./bench pair [-size 1GiB] [-runs 3] [-pairs shoal-shoal,lt-lt,shoal-lt,lt-shoal]")
-	fmt.Fprintln(os.Stderr, "                           [-lt-high-performance] [-out bench/results]")
+	names := make([]string, 0, len(scenarios))
+	for n := range scenarios {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	fmt.Fprintln(os.Stderr, "usage: go run ./bench SCENARIO [flags]")
+	for _, n := range names {
+		fmt.Fprintln(os.Stderr, "  "+scenarios[n].usage)
+	}
 }
 
 // fail prints the reason a benchmark could not produce a result and exits

@@ -3,6 +3,7 @@ package main
 import (
 	_ "embed"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net"
 	"net/netip"
@@ -464,4 +465,31 @@ func writePairResult(dir string, res pairResult) error {
 	}
 	fmt.Printf("Results: %s.json, %s.svg\n", base, base)
 	return nil
+}
+
+func init() {
+	scenarios["pair"] = scenario{
+		usage: "pair [-size 1GiB] [-runs 3] [-pairs shoal-shoal,lt-lt,shoal-lt,lt-shoal] [-lt-high-performance] [-out bench/results]",
+		run: func(args []string) error {
+			fs := flag.NewFlagSet("pair", flag.ExitOnError)
+			size := fs.String("size", "1GiB", "size of the test file (e.g. 256MiB, 1GiB)")
+			runs := fs.Int("runs", 3, "transfers of each pair; the median is reported")
+			pairs := fs.String("pairs", "shoal-shoal,lt-lt,shoal-lt,lt-shoal", "SEEDER-LEECHER combinations to run, in order")
+			highPerf := fs.Bool("lt-high-performance", false, "give libtorrent sessions lt.high_performance_seed() settings")
+			out := fs.String("out", "bench/results", "directory for the JSON and SVG results")
+			_ = fs.Parse(args)
+			n, err := parseSize(*size)
+			if err != nil {
+				return err
+			}
+			if *runs < 1 {
+				return fmt.Errorf("-runs %d: need at least one run", *runs)
+			}
+			specs, err := parsePairs(*pairs)
+			if err != nil {
+				return err
+			}
+			return runPair(pairConfig{Size: n, Runs: *runs, Pairs: specs, OutDir: *out, HighPerf: *highPerf})
+		},
+	}
 }
