@@ -66,6 +66,7 @@ type pairConfig struct {
 	Pairs    []pairSpec // in the order they run within each round
 	OutDir   string     // where results are written
 	HighPerf bool       // libtorrent sessions use lt.high_performance_seed()
+	GetFlags []string   // extra flags for shoal get (experiments)
 }
 
 // pairRun is one measured transfer.
@@ -346,8 +347,9 @@ func (e *pairEnv) seederCommand(client, dir, listen string) *exec.Cmd {
 func (e *pairEnv) leecherCommand(client, dir, outDir, listen, peer string) *exec.Cmd {
 	host, port, _ := net.SplitHostPort(listen)
 	if client == "shoal" {
-		return exec.Command(e.shoalBin, "get", e.torrent, "-o", outDir, "--peer", peer, "--bind", host,
-			"--port", port, "--data-dir", filepath.Join(dir, "leecher-data"), "--json")
+		args := append([]string{"get", e.torrent, "-o", outDir, "--peer", peer, "--bind", host,
+			"--port", port, "--data-dir", filepath.Join(dir, "leecher-data"), "--json"}, e.cfg.GetFlags...)
+		return exec.Command(e.shoalBin, args...)
 	}
 	args := []string{e.script, "get", e.torrent, outDir, "--listen", listen, "--peer", peer}
 	if e.cfg.HighPerf {
@@ -476,6 +478,7 @@ func init() {
 			runs := fs.Int("runs", 3, "transfers of each pair; the median is reported")
 			pairs := fs.String("pairs", "shoal-shoal,lt-lt,shoal-lt,lt-shoal", "SEEDER-LEECHER combinations to run, in order")
 			highPerf := fs.Bool("lt-high-performance", false, "give libtorrent sessions lt.high_performance_seed() settings")
+			getFlags := fs.String("shoal-get-flags", "", "extra flags for shoal get, space-separated (for experiments)")
 			out := fs.String("out", "bench/results", "directory for the JSON and SVG results")
 			_ = fs.Parse(args)
 			n, err := parseSize(*size)
@@ -489,7 +492,8 @@ func init() {
 			if err != nil {
 				return err
 			}
-			return runPair(pairConfig{Size: n, Runs: *runs, Pairs: specs, OutDir: *out, HighPerf: *highPerf})
+			return runPair(pairConfig{Size: n, Runs: *runs, Pairs: specs, OutDir: *out, HighPerf: *highPerf,
+				GetFlags: strings.Fields(*getFlags)})
 		},
 	}
 }

@@ -43,6 +43,11 @@ type Config struct {
 	HashWorkers int
 	// DiskWorkers is the number of goroutines writing pieces (default 4).
 	DiskWorkers int
+	// CachedWrites writes downloaded pieces through the page cache. By
+	// default the aligned parts of verified pieces are written with O_DIRECT
+	// (Linux), which keeps a download from filling the page cache with data
+	// nobody reads soon and costs far less CPU; see storage.FileOptions.
+	CachedWrites bool
 	// MaxOpenFiles bounds open file handles per torrent (default 32).
 	MaxOpenFiles int
 	// RequestTimeout is how long a requested block may take before it is

@@ -76,6 +76,7 @@ func (t *Torrent) start() {
 	st, err := storage.NewFileStorage(t.savePath, t.diskInfo, storage.FileOptions{
 		MaxOpenFiles: t.s.cfg.MaxOpenFiles,
 		Wanted:       t.wantedFiles(),
+		DirectWrites: !t.s.cfg.CachedWrites,
 	})
 	if err != nil {
 		t.state, t.err = StateError, err

@@ -38,7 +38,12 @@
 //
 // # Durability
 //
-// WritePiece only writes (into the page cache). Sync fdatasyncs every file
+// WritePiece only writes: into the page cache, or with FileOptions.
+// DirectWrites (the engine's default) the page-aligned blocks of a piece
+// with O_DIRECT, which skips the cache's page allocation and copy (most of
+// a downloader's CPU time on the machines measured) and keeps a large
+// download from evicting everything else; the unaligned edges still go
+// through the cache. Neither is durable by itself: Sync fdatasyncs every file
 // written since the previous Sync, and the directories in which files were
 // created. The engine calls Sync before it saves a resume record that marks
 // those pieces verified, so after a crash every piece that the resume data

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"shoal/metainfo"
 )
@@ -31,6 +32,11 @@ type FileStorage struct {
 	files   []fileEntry
 	handles *handleCache
 	syncMu  sync.Mutex // serialises Sync so each returns only after its data is durable
+
+	// direct is set while writes may bypass the page cache (FileOptions.
+	// DirectWrites); cleared for good when the file system refuses.
+	direct      atomic.Bool
+	directBytes atomic.Int64 // bytes written with O_DIRECT (for tests)
 
 	mu        sync.Mutex // guards the fields below
 	root      *os.Root   // the download directory, opened on first use
@@ -87,7 +93,8 @@ func NewFileStorage(root string, info *metainfo.Info, o FileOptions) (*FileStora
 	if limit <= 0 {
 		limit = DefaultMaxOpenFiles
 	}
-	s.handles = newHandleCache(limit, s.openFile)
+	s.direct.Store(o.DirectWrites)
+	s.handles = newHandleCache(limit, s.openHandle)
 	return s, nil
 }
 
@@ -203,7 +210,7 @@ func (s *FileStorage) WritePiece(piece int, data []byte) error {
 		if err != nil {
 			return fmt.Errorf("storage: write piece %d: %w", piece, err)
 		}
-		_, err = h.f.WriteAt(chunk, sp.Offset)
+		err = s.writeSpan(h, chunk, sp.Offset)
 		s.handles.release(h)
 		// Marked after the write: a Sync that starts after WritePiece
 		// returns must see the file as dirty, and one that took its

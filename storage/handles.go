@@ -11,13 +11,23 @@ import (
 type handle struct {
 	file     int      // index in Info.Files
 	f        *os.File // the open file
+	direct   *os.File // the same file opened for O_DIRECT writes, or nil
 	writable bool     // opened read-write (else read-only)
 	refs     int      // operations using f right now
 	idle     *list.Element
 }
 
-// openFunc opens file index file, for writing when writable is set.
-type openFunc func(file int, writable bool) (*os.File, error)
+// closeFiles closes the handle's descriptors.
+func (h *handle) closeFiles() {
+	h.f.Close()
+	if h.direct != nil {
+		h.direct.Close()
+	}
+}
+
+// openFunc opens file index file, for writing when writable is set. It may
+// also return a second descriptor of the same file for direct writes.
+type openFunc func(file int, writable bool) (f, direct *os.File, err error)
 
 // handleCache is a bounded LRU cache of open files. Handles in use are never
 // closed; when every slot is in use, acquire waits until one is released.
@@ -86,18 +96,18 @@ func (c *handleCache) acquire(file int, writable bool) (*handle, error) {
 		c.opening[file] = true
 		c.peak = max(c.peak, c.inUseSlots())
 		c.mu.Unlock()
-		f, err := c.openFile(file, writable)
+		f, direct, err := c.openFile(file, writable)
 		c.mu.Lock()
 		delete(c.opening, file)
 		c.released.Broadcast()
 		if err != nil {
 			return nil, err
 		}
+		h := &handle{file: file, f: f, direct: direct, writable: writable, refs: 1}
 		if c.closed {
-			f.Close()
+			h.closeFiles()
 			return nil, ErrClosed
 		}
-		h := &handle{file: file, f: f, writable: writable, refs: 1}
 		c.open[file] = h
 		return h, nil
 	}
@@ -119,7 +129,7 @@ func (c *handleCache) closeIdle(h *handle) {
 		h.idle = nil
 	}
 	delete(c.open, h.file)
-	h.f.Close()
+	h.closeFiles()
 	c.released.Broadcast()
 }
 
@@ -129,7 +139,7 @@ func (c *handleCache) release(h *handle) {
 	h.refs--
 	if h.refs == 0 {
 		if c.closed {
-			h.f.Close()
+			h.closeFiles()
 		} else {
 			h.idle = c.idle.PushFront(h)
 		}
@@ -154,7 +164,7 @@ func (c *handleCache) close() {
 	c.closed = true
 	for _, h := range c.open {
 		if h.refs == 0 {
-			h.f.Close()
+			h.closeFiles()
 		}
 	}
 	c.open = map[int]*handle{}

@@ -46,4 +46,9 @@ type FileOptions struct {
 	// nil means every file. See the package doc for how pieces that span
 	// wanted and unwanted files are treated.
 	Wanted []bool
+	// DirectWrites writes the page-aligned parts of pieces with O_DIRECT,
+	// around the page cache (Linux; elsewhere, or where the file system
+	// refuses, writes go through the cache as usual). Reads and the
+	// unaligned edges of files always use the cache.
+	DirectWrites bool
 }

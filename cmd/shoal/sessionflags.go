@@ -29,6 +29,8 @@ type sessionFlags struct {
 	maxDown rateValue
 	maxUp   rateValue
 	dataDir string
+	// cachedWrites writes downloads through the page cache (engine.Config.CachedWrites).
+	cachedWrites bool
 }
 
 func (f *sessionFlags) register(flags *pflag.FlagSet, withDown bool) {
@@ -37,6 +39,7 @@ func (f *sessionFlags) register(flags *pflag.FlagSet, withDown bool) {
 	flags.StringArrayVar(&f.peers, "peer", nil, "`HOST:PORT` of a peer to connect to (repeatable)")
 	if withDown {
 		flags.Var(&f.maxDown, "max-down", "download rate limit in bytes per second (`RATE`: 500K, 10M, 1G)")
+		flags.BoolVar(&f.cachedWrites, "cached-writes", false, "write downloaded data through the page cache instead of O_DIRECT")
 	}
 	flags.Var(&f.maxUp, "max-up", "upload rate limit in bytes per second (`RATE`: 500K, 10M, 1G)")
 	flags.StringVar(&f.dataDir, "data-dir", "", "directory for resume data (default: $XDG_DATA_HOME/shoal or ~/.local/share/shoal)")
@@ -54,6 +57,7 @@ func (f *sessionFlags) newSession() (*engine.Session, error) {
 		ListenAddr:   net.JoinHostPort(f.bind, strconv.Itoa(f.port)),
 		DownloadRate: f.maxDown.bytes,
 		UploadRate:   f.maxUp.bytes,
+		CachedWrites: f.cachedWrites,
 	}
 	s, err := engine.NewSession(cfg)
 	if err != nil && f.port == defaultPort && errors.Is(err, syscall.EADDRINUSE) {
