@@ -23,6 +23,13 @@ type Torrent interface {
 	Counters() (uploaded, downloaded, left int64)
 }
 
+// Completer is implemented by a Torrent that can say when its download
+// completes: a tracker announces "completed" then (BEP 3).
+type Completer interface {
+	// Complete returns a channel closed once every wanted piece is verified.
+	Complete() <-chan struct{}
+}
+
 // Source finds peers for one torrent.
 type Source interface {
 	// Name identifies the source in stats and logs: "manual", a tracker URL.
