@@ -56,6 +56,12 @@ type Config struct {
 	// ResumeInterval is how often verified pieces are synced and recorded
 	// in the resume store while downloading (default 5 s).
 	ResumeInterval time.Duration
+	// TrackerStopTimeout bounds the "stopped" announce a torrent sends its
+	// tracker when it stops (default 5 s).
+	TrackerStopTimeout time.Duration
+	// SuperSeed says when a torrent that starts complete super-seeds
+	// (BEP 16; default SuperSeedAuto: when its upload is capped).
+	SuperSeed SuperSeedMode
 	// Logger receives the engine's logs (default: discard).
 	Logger *slog.Logger
 }

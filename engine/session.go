@@ -49,6 +49,8 @@ type Session struct {
 	conns       atomic.Int64 // established peer connections over all torrents
 	handshaking atomic.Int64 // incoming connections still in their handshake
 
+	work sessionWork // check and resume-writing queues
+
 	mu       sync.RWMutex
 	torrents map[metainfo.InfoHash]*Torrent
 	banned   map[netip.Addr]string // IP -> why, for this session
@@ -56,7 +58,8 @@ type Session struct {
 }
 
 // NewSession starts a session: it opens the resume store in cfg.DataDir (if
-// set) and starts listening for peers (unless cfg.NoListen).
+// set) and starts listening for peers (unless cfg.NoListen). The torrents
+// an earlier session kept in cfg.DataDir come back with RestoreTorrents.
 func NewSession(cfg Config) (*Session, error) {
 	cfg = cfg.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -161,6 +164,12 @@ func (s *Session) Close() error {
 		s.listener.Close()
 	}
 	s.cancel()
+	// Torrents' contexts are not children of the session's; parked ones
+	// have no goroutine to notice either: end and wake each.
+	for _, t := range s.Torrents() {
+		t.cancel()
+		t.enter()()
+	}
 	s.wg.Wait()
 	if s.resume != nil {
 		return s.resume.Close()

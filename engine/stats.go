@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"shoal/peerwire"
+	"shoal/tracker"
 )
 
 // State is what a torrent is doing.
@@ -66,6 +67,8 @@ type Stats struct {
 	Peers, Seeds, KnownPeers int
 	// CompletedAt is when every wanted piece was verified (zero if not yet).
 	CompletedAt time.Time
+	// Trackers is the state of each of the torrent's trackers.
+	Trackers []tracker.Status
 }
 
 // PeerStats describes one connected peer.
@@ -99,6 +102,7 @@ func (t *Torrent) Stats() Stats {
 	if err := t.call(func() { st = t.stats() }); err != nil {
 		st.State, st.Err = StateStopped, err
 	}
+	st.Trackers = t.Trackers()
 	return st
 }
 

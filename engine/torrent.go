@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"shoal/engine/sources"
 	"shoal/metainfo"
 	"shoal/storage"
+	"shoal/tracker"
 )
 
 // Priority is a file's download priority.
@@ -50,6 +52,11 @@ type AddOptions struct {
 	Peers []netip.AddrPort
 	// Sources find more peers while the torrent runs.
 	Sources []sources.Source
+	// Trackers are tracker URLs to use besides the torrent's own, each a
+	// tier of its own after them (ignored for a private torrent, BEP 27);
+	// NoTrackers uses no tracker at all.
+	Trackers   []string
+	NoTrackers bool
 	// DownloadRate and UploadRate cap this torrent's payload rates in
 	// bytes per second, within the session's limits; 0 means no limit of
 	// its own.
@@ -112,7 +119,38 @@ type Torrent struct {
 	checkGen      int // counts starts, to tell a current check's result from a stale one
 	sources       []sources.Source
 	stopSources   context.CancelFunc // ends the sources' runs; nil when not running
+	trackers      *tracker.Source    // also in sources; nil without trackers (set before the loop starts)
 	ticks         int
+	superSeed     *superSeeder // BEP 16 state while super-seeding; nil otherwise
+
+	// A parked torrent has no loop goroutine (see torrent_idle.go).
+	wakeMu    sync.Mutex
+	looping   bool // a loop goroutine runs
+	senders   int  // goroutines that woke the loop and may still send to it
+	loopEnded bool // the loop has ended for good
+
+	// Idle torrents cost no wake-ups: tickTimer is armed only while there
+	// is periodic work (see schedule); tickAt is when it fires, zero when
+	// disarmed.
+	tickTimer *time.Timer
+	tickAt    time.Time
+	// restored is the resume record a restored torrent was added from,
+	// until its first check has used it.
+	restored *storage.ResumeRecord
+	// contentName and trackerTiers are recorded in the resume data:
+	// AddOptions.ContentName if it renames the content, and the tracker
+	// tiers in use (the torrent's and AddOptions.Trackers).
+	contentName  string
+	trackerTiers [][]string
+	paused       bool // stopped by the user (recorded in the resume data)
+	removed      bool // by Remove; guarded by the session's work.resumeMu
+	// What the resume store holds, to skip saves that would change
+	// nothing: closing a session of 10,000 idle torrents writes nothing.
+	saved struct {
+		ok                   bool
+		uploaded, downloaded int64
+		paused               bool
+	}
 }
 
 // counters are a torrent's byte counts.
@@ -128,7 +166,18 @@ type counters struct {
 // AddTorrent adds a torrent to the session and, unless opts.Stopped,
 // starts it: existing data under opts.SavePath is checked first (using the
 // resume data when it is still valid), then peers are contacted.
+//
+// With Config.DataDir set, the torrent is recorded in the resume store at
+// once (unless the store already holds a record for it), so that
+// Session.RestoreTorrents brings it back after a restart even if it never
+// ran; its trackers and web seeds are recorded with it.
 func (s *Session) AddTorrent(mi *metainfo.MetaInfo, opts AddOptions) (*Torrent, error) {
+	return s.addTorrent(mi, opts, nil)
+}
+
+// addTorrent adds a torrent; rec is its resume record when it is being
+// restored from the resume store (nil for a new torrent).
+func (s *Session) addTorrent(mi *metainfo.MetaInfo, opts AddOptions, rec *storage.ResumeRecord) (*Torrent, error) {
 	if opts.SavePath == "" {
 		return nil, errors.New("engine: AddOptions.SavePath is required")
 	}
@@ -152,7 +201,9 @@ func (s *Session) AddTorrent(mi *metainfo.MetaInfo, opts AddOptions) (*Torrent, 
 	if _, dup := s.torrents[mi.InfoHash]; dup {
 		return nil, fmt.Errorf("engine: torrent %s already added", mi.InfoHash)
 	}
-	ctx, cancel := context.WithCancel(s.ctx)
+	// Not a child of the session's context: registering 10,000 children
+	// in it would cost memory for nothing, as Close cancels each torrent.
+	ctx, cancel := context.WithCancel(context.Background())
 	t := &Torrent{
 		s:          s,
 		mi:         mi,
@@ -161,15 +212,12 @@ func (s *Session) AddTorrent(mi *metainfo.MetaInfo, opts AddOptions) (*Torrent, 
 		infoHash:   mi.InfoHash,
 		layout:     metainfo.NewLayout(&mi.Info),
 		savePath:   opts.SavePath,
-		addedAt:    time.Now(),
+		addedAt:    addedAt(rec),
 		ctx:        ctx,
 		cancel:     cancel,
 		cmdC:       make(chan func()),
 		connC:      make(chan *handshakedConn, 8),
-		eventC:     make(chan peerconn.Event, 256),
-		pieceC:     make(chan pieceResult, 16),
 		checkC:     make(chan checkResult, 1),
-		dialC:      make(chan dialResult, 8),
 		resumeC:    make(chan error, 1),
 		foundC:     make(chan []netip.AddrPort),
 		completeC:  make(chan struct{}),
@@ -179,22 +227,47 @@ func (s *Session) AddTorrent(mi *metainfo.MetaInfo, opts AddOptions) (*Torrent, 
 		pieces:     make(map[int]*pieceBuf),
 		badPieces:  make(map[int][]badBlock),
 		filePrio:   make([]Priority, len(mi.Info.Files)),
-		choker:     choker.New(s.cfg.UploadSlots, nil),
 		state:      StateStopped,
 		sequential: opts.Sequential,
+		restored:   rec,
+		paused:     opts.Stopped,
+	}
+	if diskInfo != &mi.Info {
+		t.contentName = diskInfo.Name
+	}
+	if !opts.NoTrackers {
+		t.trackerTiers = tracker.Tiers(mi.Announce, mi.AnnounceList, opts.Trackers...)
 	}
 	copy(t.filePrio, opts.FilePriorities)
 	t.downLimit, t.upLimit = rate.NewLimiter(rate.Inf, 0), rate.NewLimiter(rate.Inf, 0)
 	t.setRateLimits(opts.DownloadRate, opts.UploadRate)
 	t.sources = append(t.sources, opts.Sources...)
+	if t.trackers = s.trackerSource(mi, opts); t.trackers != nil {
+		t.sources = append(t.sources, t.trackers)
+	}
 	if len(opts.Peers) > 0 {
 		t.sources = append(t.sources, sources.Manual{Peers: opts.Peers})
 	}
 	s.torrents[mi.InfoHash] = t
+	// The session waits for the torrent until its loop ends for good, not
+	// for each of its loop goroutines (see torrent_idle.go).
 	s.wg.Add(1)
+	t.looping = true
 	go t.run(!opts.Stopped)
 	return t, nil
 }
+
+// addedAt is when a torrent was first added: now, or what its resume
+// record says.
+func addedAt(rec *storage.ResumeRecord) time.Time {
+	if rec != nil && !rec.AddedAt.IsZero() {
+		return rec.AddedAt
+	}
+	return time.Now()
+}
+
+// SavePath returns the directory the torrent's content is in.
+func (t *Torrent) SavePath() string { return t.savePath }
 
 // InfoHash returns the torrent's v1 info hash.
 func (t *Torrent) InfoHash() metainfo.InfoHash { return t.infoHash }
@@ -208,9 +281,12 @@ func (t *Torrent) MetaInfo() *metainfo.MetaInfo { return t.mi }
 // call runs f on the torrent's loop and waits for it.
 func (t *Torrent) call(f func()) error {
 	done := make(chan struct{})
+	leave := t.enter()
 	select {
-	case t.cmdC <- func() { f(); close(done) }:
+	// The loop itself ends the sender's count, before it may park again.
+	case t.cmdC <- func() { leave(); f(); close(done) }:
 	case <-t.loopDoneC:
+		leave()
 		return ErrClosed
 	}
 	select {
@@ -231,6 +307,7 @@ func (t *Torrent) Stop() error { return t.call(func() { t.stop(StateStopped, nil
 func (t *Torrent) AddPeers(addrs ...netip.AddrPort) error {
 	return t.call(func() {
 		t.addKnown(addrs, true)
+		t.ensurePeerChans()
 		t.connectMore(time.Now())
 	})
 }
@@ -291,10 +368,11 @@ func (t *Torrent) Remove(deleteData bool) error {
 	delete(s.torrents, t.infoHash)
 	s.mu.Unlock()
 	t.cancel()
+	t.enter()() // a parked loop must run to end
 	<-t.loopDoneC
 	var errs []error
 	if s.resume != nil {
-		errs = append(errs, s.resume.Delete(t.infoHash))
+		errs = append(errs, s.forgetResume(t))
 	}
 	if deleteData {
 		errs = append(errs, t.deleteData())

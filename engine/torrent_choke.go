@@ -24,6 +24,7 @@ func (t *Torrent) rechoke(now time.Time) {
 			ConnectedAt:  p.connectedAt,
 		})
 	}
+	t.choker.Slots = t.uploadSlots()
 	unchoke, optimistic := t.choker.Rechoke(now, t.completed, states)
 	set := make(map[int]bool, len(unchoke))
 	for _, k := range unchoke {
@@ -74,9 +75,22 @@ func (t *Torrent) fillFreeSlots() {
 	}
 }
 
+// uploadSlots is the number of regular upload slots, or a negative number
+// for no limit. Under an upload cap every interested peer is unchoked: the
+// rate limiter already shares the capped upload among them, so a slot
+// limit could only leave capacity idle — a peer holding a slot may want
+// little of what we have while choked ones wait for the next rechoke —
+// and the pieces we have spread to more peers at once.
+func (t *Torrent) uploadSlots() int {
+	if t.uploadCapped() {
+		return choker.Unlimited
+	}
+	return t.s.cfg.UploadSlots
+}
+
 // freeSlots is how many more interested peers may be unchoked now.
 func (t *Torrent) freeSlots() int {
-	slots := t.s.cfg.UploadSlots
+	slots := t.uploadSlots()
 	if slots < 0 {
 		return len(t.peers) // unlimited
 	}
@@ -91,6 +105,11 @@ func (t *Torrent) freeSlots() int {
 func (t *Torrent) unchoke(p *peer) {
 	p.amChoking = false
 	p.conn.Send(peerwire.Message{ID: peerwire.Unchoke})
+	if t.superSeed != nil {
+		// Enough offers to keep its requests flowing, not just the one
+		// that made it interested.
+		t.superSeedRefill(p)
+	}
 }
 
 // choke stops uploading to a peer. Its queued requests are dropped; with

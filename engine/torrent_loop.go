@@ -20,44 +20,68 @@ type checkResult struct {
 	gen  int // which start it belongs to: a stopped check may still report
 	have *bitfield.Bitfield
 	rec  *storage.ResumeRecord // the saved record, if it was used
-	err  error
+	// dirty is set when the store's record is out of date: there was none
+	// to trust, or some files changed since it was saved.
+	dirty bool
+	err   error
 }
 
-// run is the torrent's loop: the only goroutine that touches its state.
+// run is the torrent's first loop goroutine: it records a new torrent,
+// starts it if asked, and runs the loop.
 func (t *Torrent) run(start bool) {
-	defer t.s.wg.Done()
-	defer close(t.loopDoneC)
+	if t.restored == nil {
+		t.recordNew()
+	}
 	if start {
 		t.start()
 	}
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
+	t.loop()
+}
+
+// loop is the torrent's loop: the only goroutine that touches its state.
+// An idle torrent's loop parks (its goroutine ends) and wake starts it
+// again when a call, a connection or the end of the session needs it; see
+// torrent_idle.go. Only one loop goroutine runs at a time.
+func (t *Torrent) loop() {
 	for {
+		t.schedule()
+		if t.park() {
+			return
+		}
 		select {
 		case f := <-t.cmdC:
 			f()
 		case hc := <-t.connC:
+			t.leave() // deliverConn's enter
+			t.ensurePeerChans()
 			t.addPeer(hc)
-		case ev := <-t.eventC:
+		case ev := <-t.eventC: // nil until the first peer
 			t.handleEvent(ev)
-		case r := <-t.pieceC:
+		case r := <-t.pieceC: // nil until the first peer
 			t.pieceDone(r)
 		case r := <-t.checkC:
+			t.leave() // the check's enter
 			t.checkDone(r)
 		case r := <-t.dialC:
+			t.ensurePeerChans()
 			t.dialDone(r)
 		case addrs := <-t.foundC:
 			t.addKnown(addrs, false)
+			t.ensurePeerChans()
 			t.connectMore(time.Now())
 		case err := <-t.resumeC:
+			t.leave() // the resume writer's enter
 			t.savingResume = false
 			if err != nil {
+				t.saved.ok = false
 				t.s.log.Warn("saving resume data", "torrent", t.info.Name, "err", err)
 			}
-		case now := <-tick.C:
+		case now := <-t.tickC():
+			t.tickAt = time.Time{}
 			t.tick(now)
 		case <-t.ctx.Done():
 			t.stop(StateStopped, nil)
+			t.end()
 			return
 		}
 	}
@@ -83,35 +107,51 @@ func (t *Torrent) start() {
 		return
 	}
 	t.st, t.state, t.err = st, StateChecking, nil
+	t.paused = false
+	rec := t.restored // used once: a later start reads the store again
+	t.restored = nil
 	t.checkGen++
 	gen := t.checkGen
 	for _, kp := range t.known {
 		kp.nextTry = time.Time{} // a new start tries every address again
 	}
-	ctx, cancel := context.WithCancel(t.ctx)
+	// Not a child of t.ctx, which would keep a table of children for good;
+	// stop, which runs whenever t.ctx ends, cancels it.
+	ctx, cancel := context.WithCancel(context.Background())
 	t.checkCancel = cancel
-	t.s.wg.Add(1)
-	go func() {
-		defer t.s.wg.Done()
-		have, rec, err := t.check(ctx, st)
-		select {
-		case t.checkC <- checkResult{gen: gen, have: have, rec: rec, err: err}:
-		case <-ctx.Done():
+	t.s.queueCheck(func() {
+		if ctx.Err() != nil {
+			return // stopped while queued
 		}
-	}()
+		r := t.check(ctx, st, rec)
+		r.gen = gen
+		leave := t.enter() // the loop may have parked meanwhile; it calls leave on receipt
+		select {
+		case t.checkC <- r:
+		case <-ctx.Done():
+			leave()
+		}
+	})
 }
 
 // check finds which pieces are already on disk. With a valid resume record
-// only the pieces of files that changed since it was saved are read again;
-// otherwise every piece is verified.
-func (t *Torrent) check(ctx context.Context, st storage.Storage) (*bitfield.Bitfield, *storage.ResumeRecord, error) {
+// only the pieces of files whose size or modification time changed since it
+// was saved are read again; otherwise every piece is verified. rec is the
+// record a restored torrent came with; nil: look in the store.
+func (t *Torrent) check(ctx context.Context, st storage.Storage, saved *storage.ResumeRecord) checkResult {
 	n := t.info.NumPieces()
 	workers := t.s.cfg.HashWorkers
 	t.checked.Store(0)
 	progress := func(done, _ int) { t.checked.Store(int64(done)) }
 	if t.s.resume != nil {
-		rec, ok, err := t.s.resume.Load(t.infoHash)
-		if err != nil {
+		var (
+			rec storage.ResumeRecord
+			ok  bool
+			err error
+		)
+		if saved != nil {
+			rec, ok = *saved, true
+		} else if rec, ok, err = t.s.resume.Load(t.infoHash); err != nil {
 			t.s.log.Warn("loading resume data", "torrent", t.info.Name, "err", err)
 		}
 		if ok && rec.SavePath == t.savePath && rec.NumPieces == n && bytes.Equal(rec.InfoBytes, t.mi.InfoBytes) {
@@ -119,9 +159,12 @@ func (t *Torrent) check(ctx context.Context, st storage.Storage) (*bitfield.Bitf
 			if err == nil {
 				now := storage.CurrentFileStates(t.savePath, t.diskInfo)
 				recheck := storage.PiecesToRecheck(t.info, rec.Files, now)
+				if len(recheck) == 0 {
+					return checkResult{have: have, rec: &rec}
+				}
 				good, err := storage.VerifyPieces(ctx, st, t.info, recheck, workers, progress)
 				if err != nil {
-					return nil, nil, err
+					return checkResult{err: err}
 				}
 				for _, i := range recheck {
 					if good.Has(i) {
@@ -130,12 +173,12 @@ func (t *Torrent) check(ctx context.Context, st storage.Storage) (*bitfield.Bitf
 						have.Clear(i)
 					}
 				}
-				return have, &rec, nil
+				return checkResult{have: have, rec: &rec, dirty: true}
 			}
 		}
 	}
 	have, err := storage.Verify(ctx, st, t.info, workers, progress)
-	return have, nil, err
+	return checkResult{have: have, dirty: true, err: err}
 }
 
 func (t *Torrent) checkDone(r checkResult) {
@@ -157,23 +200,35 @@ func (t *Torrent) checkDone(r checkResult) {
 		t.counters.downloadedEver = r.rec.Downloaded
 		t.counters.uploadedEver = r.rec.Uploaded
 		t.counters.completedAt = r.rec.CompletedAt
+		if !r.dirty {
+			// The store holds exactly this: no save is needed until
+			// something changes.
+			t.noteSaved(*r.rec)
+		}
 	}
 	t.picker = picker.New(t.layout, picker.Options{})
 	for i := t.have.NextSet(0); i >= 0; i = t.have.NextSet(i + 1) {
 		t.picker.SetHave(i)
 	}
 	t.picker.SetSequential(t.sequential)
+	t.resumeDirty = r.dirty // before applyPriorities, which may complete the torrent and save
 	t.applyPriorities()
 	t.state = StateDownloading
-	t.resumeDirty = true
 	t.checkComplete()
+	t.initSuperSeed()
 	t.startSources()
 	waiting := t.waiting
 	t.waiting = nil
+	if len(waiting) > 0 {
+		t.ensurePeerChans()
+	}
 	for _, hc := range waiting {
 		t.addPeer(hc)
 	}
-	t.connectMore(time.Now())
+	if len(t.known) > 0 {
+		t.ensurePeerChans()
+		t.connectMore(time.Now())
+	}
 }
 
 // stop ends every connection, saves resume data and closes the files.
@@ -196,6 +251,9 @@ func (t *Torrent) stop(state State, err error) {
 	for i, pb := range t.pieces {
 		t.releasePiece(i, pb)
 	}
+	// Stopped by the user (not by the session closing or an error): the
+	// torrent stays stopped after a restart.
+	t.paused = state == StateStopped && err == nil && t.ctx.Err() == nil
 	if t.st != nil {
 		if t.have != nil && t.state != StateChecking {
 			t.saveResumeNow()
@@ -224,9 +282,10 @@ func (t *Torrent) tick(now time.Time) {
 	for _, p := range t.peers {
 		t.fillRequests(p)
 	}
-	if t.ticks%rechokeTicks == 0 {
+	if t.ticks%rechokeTicks == 0 && t.choker != nil {
 		t.rechoke(now)
 	}
+	t.superSeedTick()
 	if t.resumeDirty && !t.savingResume && t.ticks%int(max(1, t.s.cfg.ResumeInterval/time.Second)) == 0 {
 		t.saveResume()
 	}
@@ -266,6 +325,13 @@ func (t *Torrent) applyPriorities() {
 	}
 	for i, p := range prio {
 		t.picker.SetPriority(i, p)
+	}
+	// The storage writes only wanted files: a file no longer skipped must
+	// be writable.
+	if sw, ok := t.st.(interface{ SetWanted([]bool) error }); ok {
+		if err := sw.SetWanted(t.wantedFiles()); err != nil {
+			t.s.log.Warn("setting wanted files", "torrent", t.info.Name, "err", err)
+		}
 	}
 	for _, p := range t.peers {
 		t.updateInterest(p)
@@ -312,8 +378,11 @@ func (t *Torrent) checkComplete() {
 		close(t.completeC)
 		if t.counters.completedAt.IsZero() {
 			t.counters.completedAt = time.Now()
+			t.resumeDirty = true
 		}
-		t.saveResume()
+		if t.resumeDirty {
+			t.saveResume()
+		}
 	}
 }
 

@@ -42,8 +42,17 @@ func (t *Torrent) handleMessage(p *peer, m peerwire.Message) error {
 		if !p.has.Has(int(m.Index)) {
 			p.has.Set(int(m.Index))
 			t.picker.PeerHave(p.key, int(m.Index))
+			t.superSeedPeerHas(p)
 		}
+		wasInterested := p.amInterested
 		t.updateInterest(p)
+		if wasInterested && len(p.requests) < minQueueDepth && !t.picker.Have(int(m.Index)) {
+			// A piece we lack may be what this peer's short queue waited
+			// for: one a super-seeder offers, or the only one it has that
+			// we want. (Becoming interested already requested; a full
+			// queue is topped up as its blocks arrive.)
+			t.fillRequests(p)
+		}
 	case peerwire.Bitfield, peerwire.HaveAll, peerwire.HaveNone:
 		// BEP 3 and 6 allow these only as the first message, but aria2
 		// 1.36 sends HAVE_NONE first and a BITFIELD later, once it has a
@@ -55,6 +64,7 @@ func (t *Torrent) handleMessage(p *peer, m peerwire.Message) error {
 		if err := t.setPeerPieces(p, m); err != nil {
 			return err
 		}
+		t.superSeedPeerHas(p)
 	case peerwire.Request:
 		return t.handleRequest(p, m)
 	case peerwire.Cancel:

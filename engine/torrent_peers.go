@@ -100,9 +100,11 @@ type dialResult struct {
 // deliverConn hands a handshaked connection to the loop (from the
 // session's accept path).
 func (t *Torrent) deliverConn(hc *handshakedConn) {
+	leave := t.enter() // wake a parked loop; it calls leave on receiving hc (torrent_idle.go)
 	select {
 	case t.connC <- hc:
 	case <-t.ctx.Done():
+		leave()
 		hc.nc.Close()
 	}
 }
@@ -159,7 +161,7 @@ type sourceView struct{ t *Torrent }
 func (v sourceView) InfoHash() metainfo.InfoHash { return v.t.infoHash }
 func (v sourceView) Port() int                   { return v.t.listenPort() }
 func (v sourceView) Counters() (up, down, left int64) {
-	st := v.t.Stats()
+	st := v.t.sourceStats()
 	return st.Uploaded, st.Downloaded, st.WantedSize - st.HaveWanted
 }
 
@@ -316,6 +318,8 @@ func (t *Torrent) sendInitial(p *peer) {
 		}
 	}
 	switch {
+	case t.superSeed != nil:
+		t.superSeedGreet(p)
 	case p.fast && t.have.Full():
 		p.conn.Send(peerwire.Message{ID: peerwire.HaveAll})
 	case p.fast && t.have.Empty():

@@ -92,22 +92,6 @@ func (pp *piecePools) pool(n int) *bufferPool {
 func (pp *piecePools) get(n int) []byte { return pp.pool(n).get(n) }
 func (pp *piecePools) put(b []byte)     { pp.pool(cap(b)).put(b) }
 
-// queueDepth is how many requests to keep outstanding with a peer: about
-// two seconds of its measured rate, at most what it told us it accepts
-// (reqq). The rate is measured once a second, so a new peer's depth also
-// grows by one for every block it delivers (like TCP's slow start): a
-// fast peer fills its pipe within the first second, not after it.
-func (t *Torrent) queueDepth(p *peer) int {
-	if p.snubbed {
-		// A peer that stopped sending, or rejects everything, gets one
-		// request at a time until it delivers again.
-		return 1
-	}
-	rate := p.downMeter.Rate(time.Now())
-	depth := max(int(2*rate/peerwire.BlockSize), p.slowStart)
-	return max(min(depth, p.reqq), 4)
-}
-
 // fillRequests tops up a peer's outstanding requests.
 func (t *Torrent) fillRequests(p *peer) {
 	if t.picker == nil || !p.amInterested || !p.inPicker || t.state != StateDownloading {
@@ -293,7 +277,9 @@ func (t *Torrent) pieceDone(r pieceResult) {
 	t.resumeDirty = true
 	t.judgeBadBlocks(r)
 	for _, p := range t.peers {
-		p.conn.Send(peerwire.Message{ID: peerwire.Have, Index: uint32(r.piece)})
+		if t.needsHave(p, r.piece) {
+			p.conn.Send(peerwire.Message{ID: peerwire.Have, Index: uint32(r.piece)})
+		}
 		t.updateInterest(p)
 	}
 	t.checkComplete()

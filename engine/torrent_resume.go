@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"shoal/bitfield"
 	"shoal/storage"
 )
 
@@ -12,49 +13,84 @@ func (t *Torrent) resumeRecord() storage.ResumeRecord {
 	for i, p := range t.filePrio {
 		prio[i] = int8(p)
 	}
+	have := t.have
+	if have == nil {
+		have = bitfield.New(t.info.NumPieces()) // not checked yet: nothing verified
+	}
 	return storage.ResumeRecord{
 		InfoHash:    t.infoHash,
 		InfoBytes:   t.mi.InfoBytes,
 		SavePath:    t.savePath,
 		NumPieces:   t.info.NumPieces(),
-		Verified:    append([]byte(nil), t.have.Bytes()...),
+		Verified:    append([]byte(nil), have.Bytes()...),
 		Priorities:  prio,
 		Uploaded:    t.counters.uploadedEver + t.counters.uploaded,
 		Downloaded:  t.counters.downloadedEver + t.counters.downloaded,
 		AddedAt:     t.addedAt,
 		CompletedAt: t.counters.completedAt,
-		Paused:      t.state == StateStopped,
+		Paused:      t.paused,
 		Sequential:  t.sequential,
+		ContentName: t.contentName,
+		Trackers:    t.trackerTiers,
+		WebSeeds:    t.mi.URLList,
 	}
 }
 
-// saveResume syncs the files and saves the resume record in the
-// background; the result comes back on resumeC.
+// recordNew saves a first record for a torrent just added (not restored),
+// unless the store already has one from an earlier session: the torrent is
+// then restored after a restart even if it is closed before its first
+// check ends. The record holds no file states, so such a restore checks
+// every piece. It runs on the loop before anything else.
+func (t *Torrent) recordNew() {
+	if t.s.resume == nil {
+		return
+	}
+	t.s.queueResume(resumeJob{t: t, rec: t.resumeRecord(), ifAbsent: true})
+}
+
+// resumeChanged reports whether the store's record is out of date: new
+// verified pieces, other byte counts, or another paused state.
+func (t *Torrent) resumeChanged() bool {
+	return t.resumeDirty || !t.saved.ok || t.saved.paused != t.paused ||
+		t.saved.uploaded != t.counters.uploadedEver+t.counters.uploaded ||
+		t.saved.downloaded != t.counters.downloadedEver+t.counters.downloaded
+}
+
+// noteSaved remembers what a save being written records.
+func (t *Torrent) noteSaved(rec storage.ResumeRecord) {
+	t.saved.ok, t.saved.paused = true, rec.Paused
+	t.saved.uploaded, t.saved.downloaded = rec.Uploaded, rec.Downloaded
+}
+
+// saveResume has the session's resume writer sync the files and save the
+// record; the result comes back on resumeC.
 func (t *Torrent) saveResume() {
 	if t.s.resume == nil || t.st == nil || t.have == nil || t.savingResume {
 		return
 	}
-	rec, st := t.resumeRecord(), t.st
+	rec := t.resumeRecord()
+	t.noteSaved(rec)
 	t.resumeDirty, t.savingResume = false, true
-	t.s.wg.Add(1)
-	go func() {
-		defer t.s.wg.Done()
-		t.resumeC <- t.writeResume(st, rec) // buffered: one save at a time
-	}()
+	t.s.queueResume(resumeJob{t: t, st: t.st, rec: rec, reply: true})
 }
 
 // saveResumeNow saves on the loop, waiting for a save in progress first;
-// used when the torrent stops.
+// used when the torrent stops. It writes nothing when the store already
+// holds what it would write.
 func (t *Torrent) saveResumeNow() {
 	if t.savingResume {
 		<-t.resumeC
+		t.leave() // the resume writer's enter
 		t.savingResume = false
 	}
-	if t.s.resume == nil || t.st == nil || t.have == nil {
+	if t.s.resume == nil || t.st == nil || t.have == nil || !t.resumeChanged() {
 		return
 	}
-	if err := t.writeResume(t.st, t.resumeRecord()); err != nil {
+	rec := t.resumeRecord()
+	t.noteSaved(rec)
+	if err := t.writeResume(t.st, rec); err != nil {
 		t.s.log.Warn("saving resume data", "torrent", t.info.Name, "err", err)
+		t.saved.ok = false
 	}
 	t.resumeDirty = false
 }

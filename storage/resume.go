@@ -49,6 +49,14 @@ type ResumeRecord struct {
 	CompletedAt time.Time   // zero if not complete
 	Paused      bool
 	Sequential  bool
+	// ContentName is the name of the torrent's file or top directory on
+	// disk when it differs from the torrent's name; empty otherwise.
+	ContentName string
+	// Trackers are the tracker tiers (BEP 12) and WebSeeds the web seeds
+	// (BEP 19) of the .torrent the torrent was added from: the info
+	// dictionary alone does not hold them.
+	Trackers [][]string
+	WebSeeds []string
 }
 
 // resumeWire is ResumeRecord as stored. Times are Unix nanoseconds, 0 for
@@ -68,6 +76,9 @@ type resumeWire struct {
 	CompletedAt int64      `bencode:"completed"`
 	Paused      bool       `bencode:"paused"`
 	Sequential  bool       `bencode:"sequential"`
+	ContentName string     `bencode:"content name,omitempty"`
+	Trackers    [][]string `bencode:"trackers,omitempty"`
+	WebSeeds    []string   `bencode:"web seeds,omitempty"`
 }
 
 type fileWire struct {
@@ -126,13 +137,9 @@ func OpenResumeStore(path string) (*ResumeStore, error) {
 // Saves are coalesced into one transaction (bbolt's Batch), so saving after
 // every piece costs one fsync per batch, not per call.
 func (s *ResumeStore) Save(rec ResumeRecord) error {
-	if _, err := bitfield.FromBytes(rec.Verified, rec.NumPieces); err != nil || rec.NumPieces < 0 {
-		return fmt.Errorf("storage: save resume %s: verified bitfield does not fit %d pieces: %v",
-			rec.InfoHash, rec.NumPieces, err)
-	}
-	data, err := bencode.Marshal(toWire(rec))
+	data, err := encodeRecord(rec)
 	if err != nil {
-		return fmt.Errorf("storage: save resume %s: %w", rec.InfoHash, err)
+		return err
 	}
 	err = s.db.Batch(func(tx *bolt.Tx) error {
 		return tx.Bucket(torrentsBucket).Put(rec.InfoHash[:], data)
@@ -141,6 +148,120 @@ func (s *ResumeStore) Save(rec ResumeRecord) error {
 		return fmt.Errorf("storage: save resume %s in %s: %w", rec.InfoHash, s.path, err)
 	}
 	return nil
+}
+
+// SaveNew stores rec only if the store holds no record for its info hash
+// yet, and reports whether it did. A client saves a torrent this way when
+// it is added, so that it survives a restart even if it never ran, without
+// overwriting what an earlier session knew about the same torrent.
+func (s *ResumeStore) SaveNew(rec ResumeRecord) (bool, error) {
+	data, err := encodeRecord(rec)
+	if err != nil {
+		return false, err
+	}
+	var saved bool
+	err = s.db.Batch(func(tx *bolt.Tx) error {
+		// Batch may run this function again after a failed batch: decide
+		// afresh each time.
+		saved = false
+		b := tx.Bucket(torrentsBucket)
+		if b.Get(rec.InfoHash[:]) != nil {
+			return nil
+		}
+		saved = true
+		return b.Put(rec.InfoHash[:], data)
+	})
+	if err != nil {
+		return false, fmt.Errorf("storage: save resume %s in %s: %w", rec.InfoHash, s.path, err)
+	}
+	return saved, nil
+}
+
+// BatchRecord is one record of a SaveAll.
+type BatchRecord struct {
+	Record ResumeRecord
+	// IfAbsent stores the record only if the store has none for its info
+	// hash (see SaveNew).
+	IfAbsent bool
+}
+
+// SaveAll stores many records in one transaction: one fsync for all, which
+// is what lets a client save thousands of torrents at once (after adding
+// them, or when they complete together). Either every record is stored or,
+// on error, none.
+func (s *ResumeStore) SaveAll(batch []BatchRecord) error {
+	data := make([][]byte, len(batch))
+	for i, br := range batch {
+		var err error
+		if data[i], err = encodeRecord(br.Record); err != nil {
+			return err
+		}
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(torrentsBucket)
+		for i, br := range batch {
+			ih := br.Record.InfoHash
+			if br.IfAbsent && b.Get(ih[:]) != nil {
+				continue
+			}
+			if err := b.Put(ih[:], data[i]); err != nil {
+				return fmt.Errorf("record %s: %w", ih, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("storage: save %d resume records in %s: %w", len(batch), s.path, err)
+	}
+	return nil
+}
+
+// encodeRecord checks and bencodes rec.
+func encodeRecord(rec ResumeRecord) ([]byte, error) {
+	if _, err := bitfield.FromBytes(rec.Verified, rec.NumPieces); err != nil || rec.NumPieces < 0 {
+		return nil, fmt.Errorf("storage: save resume %s: verified bitfield does not fit %d pieces: %v",
+			rec.InfoHash, rec.NumPieces, err)
+	}
+	data, err := bencode.Marshal(toWire(rec))
+	if err != nil {
+		return nil, fmt.Errorf("storage: save resume %s: %w", rec.InfoHash, err)
+	}
+	return data, nil
+}
+
+// LoadAll returns every stored record, in info hash byte order, read in
+// one transaction: a client restoring thousands of torrents at start-up
+// pays one pass over the database. A record that cannot be decoded is left
+// out and reported in the returned error (joined, one per record), so one
+// corrupt record does not keep the others from being restored.
+func (s *ResumeStore) LoadAll() ([]ResumeRecord, error) {
+	var (
+		out  []ResumeRecord
+		errs []error
+	)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(torrentsBucket).ForEach(func(k, v []byte) error {
+			var ih metainfo.InfoHash
+			if len(k) != len(ih) {
+				errs = append(errs, fmt.Errorf("storage: resume store %s: key of %d bytes, want %d", s.path, len(k), len(ih)))
+				return nil
+			}
+			copy(ih[:], k)
+			// Values are valid only inside the transaction: decoding copies
+			// what it keeps.
+			rec, err := decodeRecord(ih, bytes.Clone(v))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("storage: resume record %s in %s: %w", ih, s.path, err))
+				return nil
+			}
+			out = append(out, rec)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("storage: load resume records from %s: %w", s.path, err)
+	}
+	return out, errors.Join(errs...)
 }
 
 // Load returns the record for ih; ok is false when there is none.
@@ -218,6 +339,9 @@ func toWire(rec ResumeRecord) resumeWire {
 		CompletedAt: timeToWire(rec.CompletedAt),
 		Paused:      rec.Paused,
 		Sequential:  rec.Sequential,
+		ContentName: rec.ContentName,
+		Trackers:    rec.Trackers,
+		WebSeeds:    rec.WebSeeds,
 	}
 	w.Files = make([]fileWire, len(rec.Files))
 	for i, f := range rec.Files {
@@ -257,6 +381,9 @@ func decodeRecord(ih metainfo.InfoHash, data []byte) (ResumeRecord, error) {
 		CompletedAt: timeFromWire(w.CompletedAt),
 		Paused:      w.Paused,
 		Sequential:  w.Sequential,
+		ContentName: w.ContentName,
+		Trackers:    w.Trackers,
+		WebSeeds:    w.WebSeeds,
 	}
 	rec.Files = make([]FileState, len(w.Files))
 	for i, f := range w.Files {

@@ -37,6 +37,9 @@ func sampleRecord(b byte) ResumeRecord {
 		CompletedAt: time.Time{},
 		Paused:      true,
 		Sequential:  false,
+		ContentName: "renamed",
+		Trackers:    [][]string{{"http://a/announce", "udp://b:1"}, {"http://c/announce"}},
+		WebSeeds:    []string{"http://d/files/"},
 	}
 }
 
@@ -240,5 +243,86 @@ func TestCurrentFileStatesAndRecheck(t *testing.T) {
 	}
 	if got := PiecesToRecheck(tt.info, saved[:2], saved); len(got) != tt.numPieces() {
 		t.Errorf("mismatched state lists: recheck %v, want every piece", got)
+	}
+}
+
+func TestResumeSaveNewAndSaveAll(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "resume.db"))
+	defer s.Close()
+	a := sampleRecord(1)
+	if saved, err := s.SaveNew(a); err != nil || !saved {
+		t.Fatalf("SaveNew into an empty store: saved=%v, %v", saved, err)
+	}
+	changed := a
+	changed.Downloaded = 777
+	if saved, err := s.SaveNew(changed); err != nil || saved {
+		t.Fatalf("SaveNew over an existing record: saved=%v, %v", saved, err)
+	}
+	if got, _, _ := s.Load(a.InfoHash); got.Downloaded != a.Downloaded {
+		t.Fatalf("SaveNew replaced a record: Downloaded = %d", got.Downloaded)
+	}
+
+	// One transaction: IfAbsent records do not replace, the others do.
+	b, c := sampleRecord(2), sampleRecord(3)
+	err := s.SaveAll([]BatchRecord{{Record: changed, IfAbsent: true}, {Record: b, IfAbsent: true}, {Record: c}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _ := s.Load(a.InfoHash); got.Downloaded != a.Downloaded {
+		t.Errorf("IfAbsent in SaveAll replaced a record")
+	}
+	c.Downloaded = 5
+	if err := s.SaveAll([]BatchRecord{{Record: changed}, {Record: c}}); err != nil {
+		t.Fatal(err)
+	}
+	for ih, want := range map[metainfo.InfoHash]int64{a.InfoHash: 777, b.InfoHash: b.Downloaded, c.InfoHash: 5} {
+		if got, ok, err := s.Load(ih); !ok || err != nil || got.Downloaded != want {
+			t.Errorf("record %s: ok=%v err=%v Downloaded=%d, want %d", ih, ok, err, got.Downloaded, want)
+		}
+	}
+	// A bad record fails the whole batch, which stores nothing.
+	bad, d := sampleRecord(4), sampleRecord(5)
+	bad.NumPieces = 100
+	if err := s.SaveAll([]BatchRecord{{Record: d}, {Record: bad}}); err == nil {
+		t.Fatal("SaveAll with a record whose bitfield does not fit: no error")
+	}
+	if _, ok, _ := s.Load(d.InfoHash); ok {
+		t.Error("a failed SaveAll stored a record")
+	}
+}
+
+func TestResumeLoadAll(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "resume.db")
+	s := openStore(t, path)
+	for _, b := range []byte{9, 3, 7} {
+		if err := s.Save(sampleRecord(b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs, err := s.LoadAll()
+	if err != nil || len(recs) != 3 {
+		t.Fatalf("LoadAll: %d records, %v", len(recs), err)
+	}
+	for i, ih := range []byte{3, 7, 9} { // info hash order
+		if recs[i].InfoHash[0] != ih || recs[i].ContentName != "renamed" || len(recs[i].Trackers) != 2 {
+			t.Errorf("record %d: %+v", i, recs[i])
+		}
+	}
+	// A corrupt record is reported and skipped; the others still load.
+	if err := s.db.Update(func(tx *bolt.Tx) error {
+		bad := metainfo.InfoHash{5}
+		return tx.Bucket(torrentsBucket).Put(bad[:], []byte("d6:formati1e4:junk"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	recs, err = s.LoadAll()
+	if err == nil || !strings.Contains(err.Error(), metainfo.InfoHash{5}.String()) {
+		t.Errorf("LoadAll with a corrupt record: error %v, want one naming it", err)
+	}
+	if len(recs) != 3 {
+		t.Errorf("LoadAll with a corrupt record: %d good records, want 3", len(recs))
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -259,9 +259,16 @@ func (c *Conn) Send(m peerwire.Message) bool {
 		c.Close(ErrSendOverflow)
 		return false
 	}
+	// A HAVE behind other queued messages needs no wake-up: the writer
+	// was woken for the first of them and takes the queue as a whole.
+	// Sparing the wake-ups matters in a swarm, where every piece we
+	// complete is a HAVE to each peer.
+	wake := len(c.control) == 0 || m.KeepAlive || m.ID != peerwire.Have
 	c.control = append(c.control, m)
 	c.mu.Unlock()
-	c.wake()
+	if wake {
+		c.wake()
+	}
 	return true
 }
 

@@ -21,6 +21,8 @@ type writer struct {
 	spare []peerwire.Message
 	// lastWrite is when the last write finished, for keep-alives.
 	lastWrite time.Time
+	// urgent: buf holds a control message more urgent than a HAVE.
+	urgent bool
 }
 
 // writeLoop is the writer goroutine: it sends queued control messages,
@@ -31,19 +33,44 @@ func (c *Conn) writeLoop() {
 	w := &writer{c: c, lastWrite: time.Now()}
 	idle := time.NewTimer(c.opts.KeepAlive)
 	defer idle.Stop()
+	// haveC fires when HAVEs held back to be sent together are due.
+	haveTimer := time.NewTimer(haveDelay)
+	haveTimer.Stop()
+	defer haveTimer.Stop()
+	var haveC <-chan time.Time
 	for {
-		wrote, err := w.sendQueued()
-		if err != nil {
-			c.fail(err)
-			return
-		}
-		if wrote {
-			continue
+		if c.onlyHavesQueued() {
+			// A HAVE can wait a moment for others to share its write: a
+			// leecher in a swarm completes a hundred pieces a second and
+			// tells each of its peers of every one.
+			if haveC == nil {
+				haveTimer.Reset(haveDelay)
+				haveC = haveTimer.C
+			}
+		} else {
+			if haveC != nil {
+				haveTimer.Stop()
+				haveC = nil
+			}
+			wrote, err := w.sendQueued()
+			if err != nil {
+				c.fail(err)
+				return
+			}
+			if wrote {
+				continue
+			}
 		}
 		select {
 		case <-c.ctx.Done():
 			return
 		case <-c.wakeC:
+		case <-haveC:
+			haveC = nil
+			if _, err := w.sendQueued(); err != nil {
+				c.fail(err)
+				return
+			}
 		case <-idle.C:
 			if since := time.Since(w.lastWrite); since < c.opts.KeepAlive {
 				idle.Reset(c.opts.KeepAlive - since)
@@ -101,23 +128,41 @@ func (w *writer) sendQueued() (bool, error) {
 	return true, w.flush()
 }
 
-// appendControl moves the queued control messages into the batch.
-func (w *writer) appendControl() {
+// onlyHavesQueued reports whether HAVEs are all there is to send.
+func (c *Conn) onlyHavesQueued() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.control) == 0 || len(c.uploads) > 0 || c.closed {
+		return false
+	}
+	for _, m := range c.control {
+		if m.KeepAlive || m.ID != peerwire.Have {
+			return false
+		}
+	}
+	return true
+}
+
+// appendControl moves the queued control messages into the batch. It
+// reports whether any is more urgent than a HAVE.
+func (w *writer) appendControl() (urgent bool) {
 	c := w.c
 	c.mu.Lock()
 	if len(c.control) == 0 || c.closed {
 		c.mu.Unlock()
-		return
+		return false
 	}
 	msgs := c.control
 	c.control = w.spare[:0]
 	c.mu.Unlock()
 	for _, m := range msgs {
 		w.buf = peerwire.AppendMessage(w.buf, m)
+		urgent = urgent || m.KeepAlive || m.ID != peerwire.Have
 	}
 	// Drop the payload references so sent buffers can be collected.
 	clear(msgs)
 	w.spare = msgs[:0]
+	return urgent
 }
 
 // appendBlock reads the block for r from storage straight into the batch,
@@ -176,15 +221,38 @@ func (w *writer) waitUploadTokens(n int) (bool, error) {
 	return true, nil
 }
 
+// controlDelay is the longest a control message waits while the writer
+// waits for upload tokens, and haveDelay the longest a HAVE waits when
+// nothing more urgent is queued: messages queued meanwhile are gathered
+// into one write. An upload capped and shared by 40 peers sends each about
+// six blocks a second, while the pieces a leecher completes send each peer
+// a hundred HAVEs a second: a write (and a wake-up of the reader on the
+// other end) per HAVE cost more CPU than the whole transfer. A HAVE late
+// by a fraction of the time a block waits in a peer's queue costs little.
+const (
+	controlDelay = 20 * time.Millisecond
+	haveDelay    = 100 * time.Millisecond
+)
+
 // waitReservation waits out delay for the reservations rs (see
-// waitUploadTokens).
+// waitUploadTokens). Control messages queued meanwhile go out at most
+// controlDelay after the first of them, or with the block if that is
+// sooner; they are left in the batch for it.
 func (w *writer) waitReservation(rs reservations, delay time.Duration) (bool, error) {
 	c := w.c
 	if delay <= 0 {
 		return true, nil
 	}
+	due := time.Now().Add(delay)
 	timer := time.NewTimer(delay)
 	defer timer.Stop()
+	var flushTimer *time.Timer
+	var flushC <-chan time.Time
+	defer func() {
+		if flushTimer != nil {
+			flushTimer.Stop()
+		}
+	}()
 	for {
 		select {
 		case <-timer.C:
@@ -197,11 +265,25 @@ func (w *writer) waitReservation(rs reservations, delay time.Duration) (bool, er
 				rs.cancel()
 				return false, nil
 			}
-			w.appendControl()
-			if len(w.buf) > 0 {
-				if err := w.flush(); err != nil {
-					return false, err
+			urgent := w.appendControl()
+			wait := haveDelay
+			if urgent || w.urgent {
+				wait = controlDelay
+			}
+			w.urgent = w.urgent || urgent
+			if len(w.buf) > 0 && (flushC == nil || urgent) && time.Until(due) > wait {
+				if flushTimer == nil {
+					flushTimer = time.NewTimer(wait)
+				} else {
+					flushTimer.Reset(wait)
 				}
+				flushC = flushTimer.C
+			}
+		case <-flushC:
+			flushC = nil
+			w.appendControl() // HAVEs queued since, without a wake-up
+			if err := w.flush(); err != nil {
+				return false, err
 			}
 		}
 	}
@@ -222,6 +304,7 @@ func (w *writer) flush() error {
 	c.payloadOut.Add(int64(w.payload))
 	w.buf = w.buf[:0]
 	w.payload = 0
+	w.urgent = false
 	return nil
 }
 
