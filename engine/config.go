@@ -18,6 +18,8 @@ const peerIDPrefix = "-SH0100-"
 // default, applied by NewSession.
 type Config struct {
 	// DataDir holds the resume database. Empty: no resume data is kept.
+	// A session does not restore its torrents by itself: call
+	// Session.RestoreTorrents once after NewSession.
 	DataDir string
 	// ListenAddr is the TCP address to accept peers on, such as
 	// "127.0.0.1:0" or ":6881". Empty: any address, a port the system picks.
