@@ -13,6 +13,7 @@ import (
 
 	"shoal/engine"
 	"shoal/metainfo"
+	"shoal/tracker"
 )
 
 // getOptions holds the flags of "shoal get".
@@ -24,6 +25,7 @@ type getOptions struct {
 	only       string
 	sequential bool
 	asJSON     bool
+	trackers   []string
 }
 
 func newGetCommand() *cobra.Command {
@@ -36,7 +38,7 @@ the current directory), under the torrent's name, as other clients do.
 
 Existing data is checked first, so an interrupted download resumes without
 fetching verified pieces again (resume data lives in --data-dir). Peers
-come from --peer for now; trackers and the DHT come later.
+come from the torrent's trackers, any --tracker given, and --peer.
 
 shoal get exits 0 once every wanted piece is verified; with --seed it keeps
 uploading until interrupted, with --seed-ratio R until it has uploaded R
@@ -61,6 +63,7 @@ and seconds.`,
 	flags.StringVar(&opts.only, "only", "", "download only these file `INDICES` (e.g. 0,2,5-7; see shoal info)")
 	flags.BoolVar(&opts.sequential, "sequential", false, "download pieces in order (for streaming)")
 	flags.BoolVar(&opts.asJSON, "json", false, "print status as JSON lines")
+	flags.StringArrayVar(&opts.trackers, "tracker", nil, "`URL` of a tracker to announce to besides the torrent's own (repeatable)")
 	return cmd
 }
 
@@ -85,7 +88,15 @@ func runGet(ctx context.Context, arg string, o *getOptions, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	add := engine.AddOptions{SavePath: o.outDir, Sequential: o.sequential}
+	add := engine.AddOptions{SavePath: o.outDir, Sequential: o.sequential, Trackers: o.trackers}
+	for _, u := range o.trackers {
+		if err := tracker.CheckURL(u); err != nil {
+			return usagef("--tracker: %v", err)
+		}
+	}
+	if len(o.trackers) > 0 && mi.Info.Private {
+		return usagef("--tracker: the torrent is private (BEP 27): it may use only the trackers it names")
+	}
 	if o.only != "" {
 		want, err := parseFileSelection(o.only, len(mi.Info.Files))
 		if err != nil {
@@ -111,8 +122,8 @@ func runGet(ctx context.Context, arg string, o *getOptions, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	if len(add.Peers) == 0 && !o.asJSON {
-		// Trackers and the DHT are not there yet: say why nothing happens.
+	if len(add.Peers) == 0 && len(tracker.Tiers(mi.Announce, mi.AnnounceList, o.trackers...)) == 0 && !o.asJSON {
+		// No tracker, no peer, and no DHT yet: say why nothing happens.
 		fmt.Fprintf(stderr, "no --peer given: waiting for peers to connect to %s\n", sess.Addr())
 	}
 	out := stderr

@@ -13,7 +13,7 @@ import (
 )
 
 func newInfoCommand() *cobra.Command {
-	var asJSON bool
+	var asJSON, scrape bool
 	cmd := &cobra.Command{
 		Use:   "info TORRENT|MAGNET",
 		Short: "Describe a .torrent file or a magnet link",
@@ -38,16 +38,26 @@ With --json, print one JSON object with these keys:
   private       BEP 27 flag                                  (torrent only)
   magnet        a magnet link for the torrent
 Keys marked "torrent only" are absent for a magnet link, which does not
-carry that information. Lists are [] when empty, never null.`,
+carry that information. Lists are [] when empty, never null.
+
+With --scrape, ask every tracker instead (BEP 48 and BEP 15 scrape) and
+print one line per tracker: seeders, leechers and completed downloads, or
+the error. It fails when no tracker answers. With --json as well, print
+{"info_hash": ..., "scrape": [{"url", "tier", "seeders", "leechers",
+"completed"} or {"url", "tier", "error"}, ...]}.`,
 		Example: `  shoal info album.torrent
   shoal info --json album.torrent | jq .info_hash
   shoal info 'magnet:?xt=urn:btih:...'`,
 		Args: exactArgs(1, "TORRENT or MAGNET"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if scrape {
+				return runScrape(cmd.Context(), args[0], asJSON, cmd.OutOrStdout())
+			}
 			return runInfo(args[0], asJSON, cmd.OutOrStdout())
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object (keys listed above)")
+	cmd.Flags().BoolVar(&scrape, "scrape", false, "ask each tracker for seeders, leechers and completed downloads (see shoal info --help)")
 	return cmd
 }
 
