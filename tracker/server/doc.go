@@ -4,14 +4,15 @@
 // store.
 //
 // The store is the Store interface; NewMemoryStore is the in-memory
-// implementation (sharded by info hash, about 60 bytes per peer), and the
+// implementation (sharded by info hash, about 50 bytes of heap per peer), and the
 // storetest package holds the conformance suite any other store must pass.
 //
 // The frontends are stateless apart from the store: UDP connection ids are
 // HMACs of the client's address under a key that rotates every minute, so a
 // connection id is valid for one to two minutes and the server keeps no
 // table of them. UDP is read by a fixed set of goroutines (one per core),
-// HTTP by net/http with bounded header size and timeouts. Every rejected
+// each moving up to 32 datagrams per recvmmsg/sendmmsg call on Linux; HTTP
+// by net/http with bounded header size and timeouts. Every rejected
 // request is counted by reason and visible at /stats (JSON) and /metrics
 // (Prometheus text format).
 //

@@ -54,7 +54,6 @@ func (s *Server) serveAnnounce(w http.ResponseWriter, r *http.Request) {
 		counts:      res.Counts,
 		peers:       res.Peers,
 		compact:     q.Compact,
-		noPeerID:    q.NoPeerID,
 	}
 	writeBencode(w, appendAnnounce(make([]byte, 0, 128+len(res.Peers)*8), &reply))
 }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/binary"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -140,8 +142,7 @@ func TestHTTPAnnounceDictionary(t *testing.T) {
 		t.Fatalf("peers %#v, want a list of one dictionary", r["peers"])
 	}
 	p := peers[0].(map[string]any)
-	pid1 := testPeerID(1)
-	if p["ip"] != "10.0.0.1" || p["port"] != int64(6881) || p["peer id"] != string(pid1[:]) {
+	if p["ip"] != "10.0.0.1" || p["port"] != int64(6881) {
 		t.Fatalf("peer %v", p)
 	}
 }
@@ -315,11 +316,59 @@ func TestStatsAndMetrics(t *testing.T) {
 			t.Errorf("/metrics lacks %q:\n%s", want, body)
 		}
 	}
+	// Every line is a comment or "name{labels} value" (text format 0.0.4).
+	sample := regexp.MustCompile(`^[a-z_]+(\{[a-z_]+="[a-z_]+"(,[a-z_]+="[a-z_]+")*\})? -?[0-9.e+-]+$`)
+	for _, line := range strings.Split(strings.TrimSuffix(string(body), "\n"), "\n") {
+		if !strings.HasPrefix(line, "# HELP ") && !strings.HasPrefix(line, "# TYPE ") && !sample.MatchString(line) {
+			t.Errorf("/metrics line %q is not in the Prometheus text format", line)
+		}
+	}
 	st, err := s.Stats(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if st.Swarms != 1 || st.Seeders != 1 || st.Announces["http"] != 1 || st.Rejected["http"]["info_hash"] != 1 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestServeHTTPLimits runs the real HTTP server: an oversized header is
+// refused, a normal announce works, and cancelling stops it.
+func TestServeHTTPLimits(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newTestServer(t, Config{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln, nil) }()
+	base := "http://" + ln.Addr().String()
+
+	req, _ := http.NewRequest(http.MethodGet, base+"/announce?"+announceQuery(announceParams{ih: testHash(1), id: testPeerID(1), port: 1}), nil)
+	req.Header.Set("X-Padding", strings.Repeat("x", 64<<10))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("64 KiB header: status %d, want 431", resp.StatusCode)
+	}
+	resp, err = http.Get(base + "/announce?" + announceQuery(announceParams{ih: testHash(1), id: testPeerID(1), port: 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "8:interval") {
+		t.Fatalf("announce answered %q", body)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Serve after cancel: %v", err)
+	}
+	if _, err := http.Get(base + "/stats"); err == nil {
+		t.Fatal("server still answers after Serve returned")
 	}
 }

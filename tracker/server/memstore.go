@@ -17,7 +17,7 @@ import (
 const memShards = 256
 
 // indexThreshold is the swarm size from which a swarm keeps a hash index of
-// its peers. Below it a linear scan over 44-byte records is as fast as a map
+// its peers. Below it a linear scan over 32-byte records is as fast as a map
 // lookup and costs no memory.
 const indexThreshold = 32
 
@@ -26,9 +26,12 @@ const indexThreshold = 32
 // IPv4 swarm cannot cost a scan of the whole swarm.
 const maxScan = 4096
 
-// memPeer is one peer as a MemoryStore keeps it: 44 bytes.
+// memPeer is one peer as a MemoryStore keeps it: 32 bytes. The peer id
+// itself is not kept, only a keyed 64-bit hash of it: two peers of one
+// swarm collide with odds of about n²/2⁶⁵, and the random key keeps anyone
+// from making them collide on purpose.
 type memPeer struct {
-	id   PeerID   // BEP 3 peer id
+	key  uint64   // keyed hash of the BEP 3 peer id: the peer's identity
 	ip   [16]byte // IPv6 or IPv4-mapped address
 	port uint16
 	seen uint32 // Unix seconds of the last announce
@@ -43,12 +46,12 @@ func (p *memPeer) addrPort() netip.AddrPort {
 type memSwarm struct {
 	seeders  []memPeer
 	leechers []memPeer
-	// index maps a keyed hash of a peer id to its position: i in seeders,
-	// or ^i in leechers. It exists only for swarms that reached
-	// indexThreshold peers. A peer whose hash collides with an indexed one
-	// is not indexed and is found by a scan; unindexed counts those.
-	index      map[uint64]int32
-	unindexed  int32
+	// index maps the low 32 bits of a peer's key to its position: i in
+	// seeders, or ^i in leechers (8 bytes per peer). It exists only for
+	// swarms that reached indexThreshold peers. A peer whose low bits are
+	// already taken is kept in overflow instead, by its full key.
+	index      map[uint32]int32
+	overflow   map[uint64]int32
 	downloaded uint32 // "completed" events
 }
 
@@ -62,7 +65,8 @@ type memShard struct {
 }
 
 // MemoryStore is the in-memory Store: swarms spread over independently
-// locked shards by info hash, each peer a 44-byte record in a slice.
+// locked shards by info hash, each peer a 32-byte record in a slice
+// (about 50 bytes of heap per peer with slack and index).
 type MemoryStore struct {
 	seed   maphash.Seed
 	shards [memShards]memShard
@@ -83,7 +87,7 @@ func (s *MemoryStore) shard(ih metainfo.InfoHash) *memShard {
 	return &s.shards[(int(ih[0])<<8|int(ih[1]))%memShards]
 }
 
-func (s *MemoryStore) hashID(id PeerID) uint64 { return maphash.Comparable(s.seed, id) }
+func (s *MemoryStore) peerKey(id PeerID) uint64 { return maphash.Comparable(s.seed, id) }
 
 // unixSeconds converts t to the stored last-seen form, clamped to uint32.
 func unixSeconds(t time.Time) uint32 {
@@ -99,24 +103,27 @@ func unixSeconds(t time.Time) uint32 {
 
 // find returns where the peer with id is: seeder reports which list, and i
 // its position, or i == -1 if the swarm does not hold it.
-func (s *MemoryStore) find(sw *memSwarm, id PeerID) (seeder bool, i int) {
+func (s *MemoryStore) find(sw *memSwarm, key uint64) (seeder bool, i int) {
 	if sw.index != nil {
-		if v, ok := sw.index[s.hashID(id)]; ok {
+		if v, ok := sw.index[uint32(key)]; ok {
 			seeder, i = decodePos(v)
-			if list := sw.list(seeder); list[i].id == id {
+			if sw.list(seeder)[i].key == key {
 				return seeder, i
 			}
-		} else if sw.unindexed == 0 {
-			return false, -1
 		}
+		if v, ok := sw.overflow[key]; ok {
+			seeder, i = decodePos(v)
+			return seeder, i
+		}
+		return false, -1
 	}
 	for i := range sw.seeders {
-		if sw.seeders[i].id == id {
+		if sw.seeders[i].key == key {
 			return true, i
 		}
 	}
 	for i := range sw.leechers {
-		if sw.leechers[i].id == id {
+		if sw.leechers[i].key == key {
 			return false, i
 		}
 	}
@@ -146,14 +153,26 @@ func (sw *memSwarm) list(seeder bool) []memPeer {
 
 func (sw *memSwarm) size() int { return len(sw.seeders) + len(sw.leechers) }
 
+// grow appends p, growing the list by a quarter rather than append's
+// doubling: a tracker's memory is mostly these lists, and a quarter of
+// slack instead of up to a half is worth the extra copies.
+func grow(list []memPeer, p memPeer) []memPeer {
+	if len(list) == cap(list) {
+		bigger := make([]memPeer, len(list), len(list)+len(list)/4+2)
+		copy(bigger, list)
+		list = bigger
+	}
+	return append(list, p)
+}
+
 // add appends p to the seeder or leecher list and indexes it.
 func (s *MemoryStore) add(sw *memSwarm, seeder bool, p memPeer) {
 	var i int
 	if seeder {
-		sw.seeders = append(sw.seeders, p)
+		sw.seeders = grow(sw.seeders, p)
 		i = len(sw.seeders) - 1
 	} else {
-		sw.leechers = append(sw.leechers, p)
+		sw.leechers = grow(sw.leechers, p)
 		i = len(sw.leechers) - 1
 	}
 	if sw.index == nil {
@@ -162,12 +181,21 @@ func (s *MemoryStore) add(sw *memSwarm, seeder bool, p memPeer) {
 		}
 		return
 	}
-	h := s.hashID(p.id)
-	if _, taken := sw.index[h]; taken {
-		sw.unindexed++
+	s.indexPeer(sw, p.key, encodePos(seeder, i))
+}
+
+// indexPeer records a new peer's position: in index, or in overflow when
+// another peer already holds its hash.
+func (s *MemoryStore) indexPeer(sw *memSwarm, key uint64, pos int32) {
+	h := uint32(key)
+	if _, taken := sw.index[h]; !taken {
+		sw.index[h] = pos
 		return
 	}
-	sw.index[h] = encodePos(seeder, i)
+	if sw.overflow == nil {
+		sw.overflow = make(map[uint64]int32)
+	}
+	sw.overflow[key] = pos
 }
 
 // remove deletes the peer at position i of one list by moving the list's
@@ -176,17 +204,10 @@ func (s *MemoryStore) remove(sw *memSwarm, seeder bool, i int) {
 	list := sw.list(seeder)
 	last := len(list) - 1
 	if sw.index != nil {
-		h := s.hashID(list[i].id)
-		if v, ok := sw.index[h]; ok && v == encodePos(seeder, i) {
-			delete(sw.index, h)
-		} else {
-			sw.unindexed--
-		}
+		s.unindex(sw, list[i].key, encodePos(seeder, i))
 		if i != last {
-			hm := s.hashID(list[last].id)
-			if v, ok := sw.index[hm]; ok && v == encodePos(seeder, last) {
-				sw.index[hm] = encodePos(seeder, i)
-			}
+			s.unindex(sw, list[last].key, encodePos(seeder, last))
+			s.indexPeer(sw, list[last].key, encodePos(seeder, i))
 		}
 	}
 	list[i] = list[last]
@@ -195,6 +216,19 @@ func (s *MemoryStore) remove(sw *memSwarm, seeder bool, i int) {
 		sw.seeders = list
 	} else {
 		sw.leechers = list
+	}
+}
+
+// unindex forgets the peer id at pos.
+func (s *MemoryStore) unindex(sw *memSwarm, key uint64, pos int32) {
+	h := uint32(key)
+	if v, ok := sw.index[h]; ok && v == pos {
+		delete(sw.index, h)
+		return
+	}
+	delete(sw.overflow, key)
+	if len(sw.overflow) == 0 {
+		sw.overflow = nil
 	}
 }
 
@@ -208,16 +242,11 @@ func shrink(list []memPeer) []memPeer {
 
 // buildIndex (re)builds sw's index from scratch.
 func (s *MemoryStore) buildIndex(sw *memSwarm) {
-	sw.index = make(map[uint64]int32, sw.size())
-	sw.unindexed = 0
+	sw.index = make(map[uint32]int32, sw.size())
+	sw.overflow = nil
 	for _, seeder := range []bool{true, false} {
 		for i, p := range sw.list(seeder) {
-			h := s.hashID(p.id)
-			if _, taken := sw.index[h]; taken {
-				sw.unindexed++
-				continue
-			}
-			sw.index[h] = encodePos(seeder, i)
+			s.indexPeer(sw, p.key, encodePos(seeder, i))
 		}
 	}
 }
@@ -236,7 +265,8 @@ func (s *MemoryStore) Announce(_ context.Context, req *AnnounceRequest, dst []Pe
 		sw = &memSwarm{}
 		sh.swarms[req.InfoHash] = sw
 	}
-	wasSeeder, i := s.find(sw, req.PeerID)
+	key := s.peerKey(req.PeerID)
+	wasSeeder, i := s.find(sw, key)
 	if i >= 0 {
 		s.remove(sw, wasSeeder, i)
 		sh.count(wasSeeder, -1)
@@ -246,7 +276,7 @@ func (s *MemoryStore) Announce(_ context.Context, req *AnnounceRequest, dst []Pe
 	}
 	seeder := req.Left == 0
 	if req.Event != EventStopped {
-		rec := memPeer{id: req.PeerID, ip: req.Addr.Addr().As16(), port: req.Addr.Port(), seen: unixSeconds(req.Time)}
+		rec := memPeer{key: key, ip: req.Addr.Addr().As16(), port: req.Addr.Port(), seen: unixSeconds(req.Time)}
 		// Choosing peers before adding this one keeps it out of its own answer.
 		dst = sw.pick(dst, req.NumWant, seeder, req.Families)
 		s.add(sw, seeder, rec)
@@ -291,7 +321,7 @@ func pickFrom(dst []Peer, list []memPeer, want int, fam Family) []Peer {
 		p := &list[(start+k)%n]
 		ap := p.addrPort()
 		if fam.Has(ap.Addr()) {
-			dst = append(dst, Peer{ID: p.id, Addr: ap})
+			dst = append(dst, Peer{Addr: ap})
 		}
 	}
 	return dst

@@ -86,7 +86,6 @@ type httpAnnounce struct {
 	Event      Event
 	NumWant    int // already capped; DefaultNumWant when absent
 	Compact    bool
-	NoPeerID   bool
 }
 
 // parseAnnounceQuery parses a raw announce query string (BEP 3). The binary
@@ -158,8 +157,6 @@ func parseAnnounceQuery(raw string) (httpAnnounce, error) {
 			}
 		case "compact":
 			a.Compact = string(val) != "0"
-		case "no_peer_id":
-			a.NoPeerID = string(val) == "1"
 		}
 		return nil
 	})

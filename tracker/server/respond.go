@@ -40,7 +40,7 @@ type announceReply struct {
 	interval, minInterval int64 // seconds
 	counts                SwarmCounts
 	peers                 []Peer
-	compact, noPeerID     bool
+	compact               bool
 }
 
 // appendAnnounce writes an announce answer: with compact, IPv4 peers as 6
@@ -61,10 +61,6 @@ func appendAnnounce(b []byte, r *announceReply) []byte {
 		for _, p := range r.peers {
 			b = append(b, "d2:ip"...)
 			b = appendBString(b, p.Addr.Addr().String())
-			if !r.noPeerID {
-				b = append(b, "7:peer id20:"...)
-				b = append(b, p.ID[:]...)
-			}
 			b = append(b, "4:port"...)
 			b = appendBInt(b, int64(p.Addr.Port()))
 			b = append(b, 'e')

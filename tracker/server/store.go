@@ -55,9 +55,11 @@ func (f Family) Has(addr netip.Addr) bool {
 	return f&FamilyV6 != 0
 }
 
-// Peer is one member of a swarm as the store returns it.
+// Peer is one member of a swarm as the store returns it. Stores need not
+// keep peer ids (the in-memory one keeps a hash), so dictionary-model
+// answers leave out "peer id", as opentracker's do; BEP 23 compact answers,
+// which nearly every client asks for, have no peer ids anyway.
 type Peer struct {
-	ID   PeerID
 	Addr netip.AddrPort // IPv4 addresses are unmapped (Is4 is true)
 }
 

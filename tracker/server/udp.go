@@ -39,7 +39,7 @@ func (s *Server) ServeUDP(ctx context.Context, conn *net.UDPConn) error {
 	errC := make(chan error, s.cfg.UDPReaders)
 	for range s.cfg.UDPReaders {
 		wg.Go(func() {
-			if err := s.udpReader(ctx, conn); err != nil {
+			if err := s.serveUDPReader(ctx, conn); err != nil {
 				errC <- err
 				conn.Close()
 			}
@@ -55,7 +55,8 @@ func (s *Server) ServeUDP(ctx context.Context, conn *net.UDPConn) error {
 	}
 }
 
-// udpReader is one reader goroutine's loop.
+// udpReader is one reader goroutine's loop, one packet per system call
+// (serveUDPReader batches where the system allows).
 func (s *Server) udpReader(ctx context.Context, conn *net.UDPConn) error {
 	h := s.newUDPHandler()
 	in := make([]byte, udpMaxPacket)

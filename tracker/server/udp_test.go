@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -215,5 +216,71 @@ func TestServeUDPSocket(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Serve returned %v after cancel", err)
+	}
+}
+
+// TestServeUDPBurst sends bursts from several sockets, over IPv4 and IPv6
+// loopback, so that the reader batches packets: every request must be
+// answered, to its sender, with its transaction id.
+func TestServeUDPBurst(t *testing.T) {
+	for _, network := range []struct{ name, addr string }{{"udp4", "127.0.0.1:0"}, {"udp6", "[::1]:0"}} {
+		t.Run(network.name, func(t *testing.T) {
+			ua, _ := net.ResolveUDPAddr(network.name, network.addr)
+			conn, err := net.ListenUDP(network.name, ua)
+			if err != nil {
+				t.Skipf("no %s loopback here: %v", network.name, err)
+			}
+			s := newTestServer(t, Config{UDPReaders: 2})
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- s.Serve(ctx, nil, conn) }()
+			defer func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("Serve: %v", err)
+				}
+			}()
+			const clients, burst = 4, 50
+			errC := make(chan error, clients)
+			for c := range clients {
+				go func() {
+					cl, err := net.DialUDP(network.name, nil, conn.LocalAddr().(*net.UDPAddr))
+					if err != nil {
+						errC <- err
+						return
+					}
+					defer cl.Close()
+					cl.SetReadBuffer(1 << 20)
+					for i := range burst {
+						cl.Write(connectPacket(uint32(c<<16 | i)))
+					}
+					seen := map[uint32]bool{}
+					buf := make([]byte, 1500)
+					cl.SetReadDeadline(time.Now().Add(10 * time.Second))
+					for len(seen) < burst {
+						n, err := cl.Read(buf)
+						if err != nil {
+							errC <- fmt.Errorf("client %d: %d of %d answers: %v", c, len(seen), burst, err)
+							return
+						}
+						tid := binary.BigEndian.Uint32(buf[4:])
+						if n != 16 || int(tid>>16) != c {
+							errC <- fmt.Errorf("client %d got answer %x", c, buf[:n])
+							return
+						}
+						seen[tid] = true
+					}
+					errC <- nil
+				}()
+			}
+			for range clients {
+				if err := <-errC; err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := s.counts.connects.Load(); got != clients*burst {
+				t.Fatalf("server counted %d connects, want %d", got, clients*burst)
+			}
+		})
 	}
 }

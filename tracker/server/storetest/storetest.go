@@ -137,7 +137,7 @@ func testAnnounceCounts(t *testing.T, s server.Store) {
 	wantCounts(t, "after one seeder", res.Counts, server.SwarmCounts{Complete: 1})
 	res = join(t, s, ih, 2, false)
 	wantCounts(t, "after a leecher", res.Counts, server.SwarmCounts{Complete: 1, Incomplete: 1})
-	if len(res.Peers) != 1 || res.Peers[0].ID != peerID(1) || res.Peers[0].Addr != addr4(1) {
+	if len(res.Peers) != 1 || res.Peers[0].Addr != addr4(1) {
 		t.Fatalf("leecher got %v, want the seeder %v", res.Peers, addr4(1))
 	}
 	wantCounts(t, "scrape", scrape(t, s, ih), server.SwarmCounts{Complete: 1, Incomplete: 1})
@@ -157,7 +157,7 @@ func testNeverReturnsSelf(t *testing.T, s server.Store) {
 			t.Fatalf("peer %d got %d peers, want 9", n, len(res.Peers))
 		}
 		for _, p := range res.Peers {
-			if p.ID == peerID(n) {
+			if p.Addr == addr4(n) {
 				t.Fatalf("peer %d was sent itself", n)
 			}
 		}
@@ -195,7 +195,7 @@ func testSeedersGetLeechers(t *testing.T, s server.Store) {
 	}
 	join(t, s, ih, 50, false)
 	res := join(t, s, ih, 60, true)
-	if len(res.Peers) != 1 || res.Peers[0].ID != peerID(50) {
+	if len(res.Peers) != 1 || res.Peers[0].Addr != addr4(50) {
 		t.Fatalf("seeder got %v, want only the leecher", res.Peers)
 	}
 }
@@ -210,12 +210,12 @@ func testNumWant(t *testing.T, s server.Store) {
 		if len(res.Peers) != min(want, 29) {
 			t.Fatalf("numwant %d: got %d peers", want, len(res.Peers))
 		}
-		seen := map[server.PeerID]bool{}
+		seen := map[netip.AddrPort]bool{}
 		for _, p := range res.Peers {
-			if seen[p.ID] {
-				t.Fatalf("numwant %d: peer %q listed twice", want, p.ID)
+			if seen[p.Addr] {
+				t.Fatalf("numwant %d: peer %v listed twice", want, p.Addr)
 			}
-			seen[p.ID] = true
+			seen[p.Addr] = true
 		}
 	}
 }
@@ -307,12 +307,12 @@ func testExpire(t *testing.T, s server.Store) {
 		t.Fatalf("stats after expiry %+v", st)
 	}
 	res := announce(t, s, server.AnnounceRequest{InfoHash: ih, PeerID: peerID(9), Addr: addr4(9), Left: 1, NumWant: 50, Time: base.Add(time.Minute)})
-	got := map[server.PeerID]bool{}
+	got := map[netip.AddrPort]bool{}
 	for _, p := range res.Peers {
-		got[p.ID] = true
+		got[p.Addr] = true
 	}
 	for _, n := range []int{0, 3, 4, 5} {
-		if !got[peerID(n)] {
+		if !got[addr4(n)] {
 			t.Fatalf("peer %d missing after expiry; got %v", n, res.Peers)
 		}
 	}
