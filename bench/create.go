@@ -194,9 +194,14 @@ func warmCache(path string) error {
 // timeCommand runs a command and returns its wall-clock and CPU (user +
 // system, from its rusage) seconds; a non-zero exit is an error with stderr.
 func timeCommand(name string, args ...string) (wall, cpu float64, err error) {
+	return timeCommandTo(io.Discard, name, args...)
+}
+
+// timeCommandTo is timeCommand with the command's stdout written to stdout.
+func timeCommandTo(stdout io.Writer, name string, args ...string) (wall, cpu float64, err error) {
 	var stderr bytes.Buffer
 	cmd := exec.Command(name, args...)
-	cmd.Stdout = io.Discard
+	cmd.Stdout = stdout
 	cmd.Stderr = &stderr
 	start := time.Now()
 	err = cmd.Run()

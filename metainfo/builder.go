@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"shoal/internal/filemap"
 )
 
 // DefaultCreatedBy is the "created by" value Build writes when
@@ -229,17 +231,19 @@ func tiersFromOptions(tiers [][]string) ([][]string, error) {
 	return out, nil
 }
 
-// hashChunk is how much a worker reads at a time. Reading a piece in
-// chunks this small and hashing each chunk at once keeps the data in the
-// CPU cache between the copy from the page cache and SHA-1, and bounds the
-// memory of a build to hashChunk per worker whatever the piece length.
+// hashChunk is how much a worker hashes between looks at its context and
+// progress reports.
 const hashChunk = 256 << 10
 
 // pieceHasher computes the SHA-1 of every piece of the concatenation of
-// files. Each worker claims the next unhashed piece and reads it with
-// pread (os.File.ReadAt); measured here, this beat one reader goroutine
-// feeding buffers to hashing workers, since the copies out of the page
-// cache then run on every core instead of one.
+// files. Each worker claims the next unhashed piece and hashes it straight
+// from a read-only memory mapping of the file (internal/filemap), a window
+// of a few MiB that it reuses for the next pieces it claims. Measured here
+// on a cached 1 GiB file with two workers, this took about 0.05 s of
+// system time against 0.11-0.15 s for pread (os.File.ReadAt) into a
+// reused 256 KiB buffer, whose copy out of the page cache costs a third as
+// much CPU as SHA-1 itself. Earlier, pread on every core had beaten one
+// reader goroutine feeding buffers to hashing workers.
 type pieceHasher struct {
 	// files are the source files in torrent order, with their offsets.
 	files []sourceFile
@@ -317,11 +321,9 @@ func (h *pieceHasher) run(ctx context.Context, workers int, progress func(hashed
 // work claims and hashes pieces until none are left, ctx ends or a read
 // fails.
 func (h *pieceHasher) work(ctx context.Context) error {
-	r := concatReader{files: h.files}
+	r := concatReader{files: h.files, viewer: filemap.NewViewer(filemap.DefaultWindow)}
 	defer r.close()
-	buf := make([]byte, min(hashChunk, h.pieceLength))
 	digest := sha1.New()
-	doneC := ctx.Done()
 	for {
 		i := h.next.Add(1) - 1
 		if i >= int64(len(h.pieces)) {
@@ -330,29 +332,31 @@ func (h *pieceHasher) work(ctx context.Context) error {
 		start := i * h.pieceLength
 		end := min(start+h.pieceLength, h.total)
 		digest.Reset()
-		for off := start; off < end; {
-			select {
-			case <-doneC:
-				return ctx.Err()
-			default:
-			}
-			chunk := buf[:min(int64(len(buf)), end-off)]
-			if err := r.readAt(chunk, off); err != nil {
-				return err
-			}
-			digest.Write(chunk)
-			off += int64(len(chunk))
-			h.hashed.Add(int64(len(chunk)))
+		err := filemap.Guard(func() error {
+			return r.hashRange(ctx, digest, start, end, &h.hashed)
+		})
+		if errors.Is(err, filemap.ErrFault) {
+			// The mapping lost its pages: the file was truncated under us.
+			return fmt.Errorf("metainfo: build: file %q shrank while hashing (expected %d bytes)",
+				r.files[r.viewing].osPath, r.files[r.viewing].length)
+		}
+		if err != nil {
+			return err
 		}
 		digest.Sum(h.pieces[i][:0])
 	}
 }
 
-// concatReader reads byte ranges of the concatenation of files, keeping
+// concatReader hashes byte ranges of the concatenation of files, keeping
 // one file open at a time. It is used by one goroutine.
 type concatReader struct {
 	// files are the source files in torrent order.
 	files []sourceFile
+	// viewer maps windows of the files.
+	viewer *filemap.Viewer
+	// viewing is the index (in files) of the file being hashed, to name it
+	// if its mapping faults.
+	viewing int
 	// open is the index (in files) of the file f; meaningful only when f is
 	// not nil.
 	open int
@@ -360,9 +364,11 @@ type concatReader struct {
 	f *os.File
 }
 
-// readAt fills p with the bytes at offset off of the concatenation.
-func (r *concatReader) readAt(p []byte, off int64) error {
-	for len(p) > 0 {
+// hashRange writes the bytes [off, end) of the concatenation to digest,
+// adding to hashed as it goes. It must run inside filemap.Guard.
+func (r *concatReader) hashRange(ctx context.Context, digest io.Writer, off, end int64, hashed *atomic.Int64) error {
+	doneC := ctx.Done()
+	for off < end {
 		// The first file that ends after off holds it; empty files end
 		// where they start and are skipped.
 		j := sort.Search(len(r.files), func(k int) bool {
@@ -372,18 +378,34 @@ func (r *concatReader) readAt(p []byte, off int64) error {
 			return fmt.Errorf("metainfo: build: read at offset %d past the end of the data", off)
 		}
 		sf := &r.files[j]
-		if err := r.openFile(j); err != nil {
-			return err
-		}
-		n := min(int64(len(p)), sf.offset+sf.length-off)
-		got, err := r.f.ReadAt(p[:n], off-sf.offset)
-		if int64(got) < n {
-			if err == nil || errors.Is(err, io.EOF) {
-				return fmt.Errorf("metainfo: build: file %q shrank while hashing (expected %d bytes)", sf.osPath, sf.length)
+		n := min(end-off, sf.offset+sf.length-off)
+		r.viewing = j
+		var openErr error // already names the file
+		data, err := r.viewer.View(j, off-sf.offset, n, func() (*os.File, func(), error) {
+			if openErr = r.openFile(j); openErr != nil {
+				return nil, nil, openErr
 			}
+			return r.f, func() {}, nil
+		})
+		switch {
+		case errors.Is(err, filemap.ErrShort):
+			return fmt.Errorf("metainfo: build: file %q shrank while hashing (expected %d bytes)", sf.osPath, sf.length)
+		case err != nil && err == openErr:
+			return err
+		case err != nil:
 			return fmt.Errorf("metainfo: build: %w", err)
 		}
-		p = p[n:]
+		for len(data) > 0 {
+			select {
+			case <-doneC:
+				return ctx.Err()
+			default:
+			}
+			chunk := data[:min(len(data), hashChunk)]
+			digest.Write(chunk)
+			hashed.Add(int64(len(chunk)))
+			data = data[len(chunk):]
+		}
 		off += n
 	}
 	return nil
@@ -414,8 +436,9 @@ func (r *concatReader) openFile(j int) error {
 	return nil
 }
 
-// close closes the open file, if any.
+// close releases the viewer's window and closes the open file, if any.
 func (r *concatReader) close() {
+	r.viewer.Close()
 	if r.f != nil {
 		r.f.Close()
 		r.f = nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -160,5 +161,83 @@ func TestVerifyPiecesChecksOnlyThoseListed(t *testing.T) {
 	}
 	if bf, err := VerifyPieces(context.Background(), s, tt.info, []int{}, 2, nil); err != nil || !bf.Empty() {
 		t.Errorf("empty list: %v, %v", bf, err)
+	}
+}
+
+// readBlockOnly hides FileStorage's type, so Verify takes its generic
+// ReadBlock path.
+type readBlockOnly struct{ Storage }
+
+func TestVerifyMappedAgreesWithReadBlock(t *testing.T) {
+	// File a spans two 8 MiB mapping windows; pad is a BEP 47 padding file
+	// that aligns b to a piece; c goes missing, d is truncated.
+	const pl = 16 << 10
+	tt := newTorrent(t, pl, tfile{"a", 9<<20 + 100, ""}, tfile{"pad", pl - 100, "p"},
+		tfile{"b", 50_000, ""}, tfile{"c", 30_000, ""}, tfile{"d", 70_000, ""})
+	root := t.TempDir()
+	s := newStorage(t, root, tt, FileOptions{})
+	writePieces(t, s, tt, allPieces(tt.numPieces())...)
+	bf, err := Verify(context.Background(), s, tt.info, 2, nil)
+	if err != nil || bf.Count() != tt.numPieces() {
+		t.Fatalf("intact data: %d of %d pieces verified, %v", bf.Count(), tt.numPieces(), err)
+	}
+
+	f, err := os.OpenFile(tt.path(t, root, 0), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte{^tt.data[8<<20+5]}, 8<<20+5); err != nil { // piece 512
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := os.Remove(tt.path(t, root, 3)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(tt.path(t, root, 4), 10_000); err != nil {
+		t.Fatal(err)
+	}
+	// A fresh storage: s still holds c open, which would read as present.
+	damaged := newStorage(t, root, tt, FileOptions{})
+	mapped, err := Verify(context.Background(), damaged, tt.info, 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read, err := Verify(context.Background(), readBlockOnly{damaged}, tt.info, 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Pieces: a is 0-576 (576 holds a's last 100 bytes and the padding),
+	// b 577-580, c 580-582 (piece 580 is shared with b), d 582-587;
+	// d's first 10,000 bytes keep piece 582 only if c were there.
+	bStart := int64(9<<20+100+pl-100) / pl
+	cStart := (int64(9<<20+pl) + 50_000) / pl
+	for i := range tt.numPieces() {
+		want := true
+		switch {
+		case i == 512:
+			want = false
+		case int64(i) >= cStart:
+			want = false
+		}
+		if mapped.Has(i) != want || read.Has(i) != want {
+			t.Errorf("piece %d: mapped %v, ReadBlock %v, want %v", i, mapped.Has(i), read.Has(i), want)
+		}
+	}
+	if bStart != 577 || cStart != 580 {
+		t.Fatalf("layout assumptions wrong: b starts in piece %d, c in %d", bStart, cStart)
+	}
+
+	// A symlink in place of a file is refused by both paths alike.
+	if err := os.Remove(tt.path(t, root, 2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(tt.path(t, root, 0), tt.path(t, root, 2)); err != nil {
+		t.Fatal(err)
+	}
+	s2 := newStorage(t, root, tt, FileOptions{})
+	for _, st := range []Storage{s2, readBlockOnly{s2}} {
+		if _, err := Verify(context.Background(), st, tt.info, 2, nil); err == nil || !strings.Contains(err.Error(), "symlink") {
+			t.Errorf("%T: Verify over a symlink: %v, want an error naming it", st, err)
+		}
 	}
 }
