@@ -17,6 +17,12 @@
 // loopback for each seeder-leecher combination of Shoal and libtorrent
 // (python3-libtorrent), and reports MB/s, CPU seconds per GiB and peak RSS
 // of each side, after checking the leecher's file against the source.
+//
+// Scenario "swarm" (go run ./bench swarm [-n 1,5,10,20,40] [-size 64MiB]
+// [-rate 4MiB]) runs one seeder and N leechers, every upload capped, with
+// Shoal processes and with libtorrent sessions, and reports the time until
+// every leecher has the verified file against the lower bound
+// max(F/U, N·F/(U+N·U)), and the copies of the file the seeder uploaded.
 package main
 
 import (

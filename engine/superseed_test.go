@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"shoal/bitfield"
 	"shoal/peerwire"
 )
 
@@ -197,5 +198,30 @@ func TestSuperSeedSwarm(t *testing.T) {
 	for i, tor := range torrents {
 		waitComplete(t, tor, 60*time.Second)
 		sameContent(t, fx.mi, fx.dataDir, dirs[i])
+	}
+}
+
+// TestNeedsHave: a HAVE is skipped only for an interested peer that has
+// the piece; a super-seeder, never interested, hears of every piece.
+func TestNeedsHave(t *testing.T) {
+	has := bitfield.New(8)
+	has.Set(3)
+	var tor Torrent
+	for _, c := range []struct {
+		name       string
+		has        *bitfield.Bitfield
+		interested bool
+		piece      int
+		want       bool
+	}{
+		{"interested, has it", has, true, 3, false},
+		{"interested, lacks it", has, true, 4, true},
+		{"not interested, has it", has, false, 3, true},
+		{"no bitfield yet", nil, true, 3, true},
+	} {
+		p := &peer{has: c.has, peerInterested: c.interested}
+		if got := tor.needsHave(p, c.piece); got != c.want {
+			t.Errorf("%s: needsHave = %v, want %v", c.name, got, c.want)
+		}
 	}
 }

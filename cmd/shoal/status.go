@@ -20,6 +20,9 @@ type statusPrinter struct {
 	name     string
 	last     time.Time // when the last plain or JSON line was printed
 	drawn    bool      // a live line is on screen
+	// lastState is the state in the last JSON line: a change of state is
+	// printed at once, so a script sees a download complete when it does.
+	lastState engine.State
 }
 
 // plainEvery is how often a status line is printed when not on a terminal.
@@ -42,10 +45,10 @@ type statusJSON struct {
 func (sp *statusPrinter) update(st engine.Stats, now time.Time) {
 	switch {
 	case sp.asJSON:
-		if now.Sub(sp.last) < time.Second {
+		if now.Sub(sp.last) < time.Second && st.State == sp.lastState {
 			return
 		}
-		sp.last = now
+		sp.last, sp.lastState = now, st.State
 		line := statusJSON{
 			State: st.State.String(), Progress: st.Progress, Pieces: st.Pieces, PiecesHave: st.PiecesHave,
 			DownloadRate: st.DownloadRate, UploadRate: st.UploadRate,

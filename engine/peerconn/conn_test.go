@@ -353,3 +353,37 @@ func TestNilEventsDiscards(t *testing.T) {
 		t.Fatalf("Err() = %v", c.Err())
 	}
 }
+
+// TestHavesShareWrites: HAVEs queued together go out in one write, in
+// order, within haveDelay; a message that is not a HAVE is not held back
+// behind them.
+func TestHavesShareWrites(t *testing.T) {
+	ours, theirs := tcpPair(t)
+	wc := &writeCounter{Conn: ours}
+	c, _ := newTestConn(t, wc, Options{})
+	peer := newFakePeer(t, theirs)
+	start := time.Now()
+	for i := range testNumPieces {
+		c.Send(peerwire.Message{ID: peerwire.Have, Index: uint32(i)})
+	}
+	for i := range testNumPieces {
+		if m := peer.readSkipKeepAlive(); m.ID != peerwire.Have || m.Index != uint32(i) {
+			t.Fatalf("message %d: %v %d, want HAVE %d", i, m.ID, m.Index, i)
+		}
+	}
+	if n := wc.writes.Load(); n > 2 {
+		t.Errorf("%d HAVEs took %d writes", testNumPieces, n)
+	}
+	if waited := time.Since(start); waited < haveDelay/2 {
+		t.Errorf("HAVEs went out after %v: not held to be gathered", waited)
+	}
+	// An INTERESTED sent behind a HAVE takes it along at once.
+	c.Send(peerwire.Message{ID: peerwire.Have, Index: 3})
+	c.Send(peerwire.Message{ID: peerwire.Interested})
+	if m := peer.readSkipKeepAlive(); m.ID != peerwire.Have {
+		t.Fatalf("got %v, want HAVE", m.ID)
+	}
+	if m := peer.readSkipKeepAlive(); m.ID != peerwire.Interested {
+		t.Fatalf("got %v, want INTERESTED", m.ID)
+	}
+}
