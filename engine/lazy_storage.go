@@ -35,6 +35,10 @@ func (l *lazyStorage) get() (*storage.FileStorage, error) {
 		fs, err := storage.NewFileStorage(l.t.savePath, l.t.diskInfo, storage.FileOptions{
 			MaxOpenFiles: l.t.s.cfg.MaxOpenFiles,
 			Wanted:       l.wanted,
+			// As Torrent.start: a seeding torrent may download again
+			// when a skipped file becomes wanted.
+			DirectWrites:     !l.t.s.cfg.CachedWrites,
+			DirectWritesGate: &l.t.directGate,
 		})
 		if err != nil {
 			return nil, err

@@ -103,6 +103,7 @@ type Torrent struct {
 	picker        *picker.Picker
 	choker        *choker.Choker
 	peers         map[int]*peer
+	directGate    atomic.Bool // storage writes with O_DIRECT while set (see direct_writes.go)
 	nextKey       int
 	known         map[netip.AddrPort]*knownPeer
 	dialing       int

@@ -98,9 +98,10 @@ func (t *Torrent) start() {
 		return
 	}
 	st, err := storage.NewFileStorage(t.savePath, t.diskInfo, storage.FileOptions{
-		MaxOpenFiles: t.s.cfg.MaxOpenFiles,
-		Wanted:       t.wantedFiles(),
-		DirectWrites: !t.s.cfg.CachedWrites,
+		MaxOpenFiles:     t.s.cfg.MaxOpenFiles,
+		Wanted:           t.wantedFiles(),
+		DirectWrites:     !t.s.cfg.CachedWrites,
+		DirectWritesGate: &t.directGate,
 	})
 	if err != nil {
 		t.state, t.err = StateError, err

@@ -208,6 +208,7 @@ func (t *Torrent) handleBlock(p *peer, m peerwire.Message) error {
 func (t *Torrent) hashPiece(i int, pb *pieceBuf) {
 	want := t.info.Pieces[i]
 	st, gen := t.st, t.checkGen
+	t.directGate.Store(t.wantDirectWrites())
 	t.s.wg.Add(1)
 	go func() {
 		defer t.s.wg.Done()

@@ -45,7 +45,7 @@ func (s *FileStorage) openHandle(file int, writable bool) (f, direct *os.File, e
 // aligned blocks goes through the direct descriptor; the rest, and
 // everything when the handle has none, through the regular one.
 func (s *FileStorage) writeSpan(h *handle, chunk []byte, off int64) error {
-	if h.direct != nil && s.direct.Load() && off%directAlign == 0 && len(chunk) >= directAlign &&
+	if h.direct != nil && s.direct.Load() && (s.gate == nil || s.gate.Load()) && off%directAlign == 0 && len(chunk) >= directAlign &&
 		uintptr(unsafe.Pointer(unsafe.SliceData(chunk)))%directAlign == 0 {
 		n := len(chunk) / directAlign * directAlign
 		_, err := h.direct.WriteAt(chunk[:n], off)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"unsafe"
 )
@@ -122,5 +123,34 @@ func TestDirectWriteAfterCachedRead(t *testing.T) {
 	}
 	if !bytes.Equal(buf, tt.piece(0)) {
 		t.Fatal("read after a direct write returned stale data")
+	}
+}
+
+func TestDirectWritesGate(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("Linux-only")
+	}
+	tt := newTorrent(t, 64<<10, tfile{"", 256 << 10, ""})
+	var gate atomic.Bool
+	s := newStorage(t, t.TempDir(), tt, FileOptions{DirectWrites: true, DirectWritesGate: &gate})
+	write := func(i int) {
+		t.Helper()
+		if err := s.WritePiece(i, alignedCopy(tt.piece(i), 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(0)
+	if n := s.directBytes.Load(); n != 0 {
+		t.Fatalf("gate closed, yet %d bytes went through O_DIRECT", n)
+	}
+	gate.Store(true)
+	write(1)
+	if n := s.directBytes.Load(); n != 64<<10 {
+		t.Fatalf("gate open: %d bytes through O_DIRECT, want one piece (%d)", n, 64<<10)
+	}
+	gate.Store(false)
+	write(2)
+	if n := s.directBytes.Load(); n != 64<<10 {
+		t.Fatalf("gate closed again: %d bytes through O_DIRECT, want still %d", n, 64<<10)
 	}
 }

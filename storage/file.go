@@ -37,6 +37,7 @@ type FileStorage struct {
 	// DirectWrites); cleared for good when the file system refuses.
 	direct      atomic.Bool
 	directBytes atomic.Int64 // bytes written with O_DIRECT (for tests)
+	gate        *atomic.Bool // FileOptions.DirectWritesGate
 
 	mu        sync.Mutex // guards the fields below
 	root      *os.Root   // the download directory, opened on first use
@@ -94,6 +95,7 @@ func NewFileStorage(root string, info *metainfo.Info, o FileOptions) (*FileStora
 		limit = DefaultMaxOpenFiles
 	}
 	s.direct.Store(o.DirectWrites)
+	s.gate = o.DirectWritesGate
 	s.handles = newHandleCache(limit, s.openHandle)
 	return s, nil
 }

@@ -1,6 +1,9 @@
 package storage
 
-import "errors"
+import (
+	"errors"
+	"sync/atomic"
+)
 
 // Storage holds one torrent's pieces. Piece indices and offsets are the
 // torrent's: begin is relative to the start of the piece. Implementations
@@ -51,4 +54,9 @@ type FileOptions struct {
 	// refuses, writes go through the cache as usual). Reads and the
 	// unaligned edges of files always use the cache.
 	DirectWrites bool
+	// DirectWritesGate, when set, switches direct writes on and off while
+	// the storage is open: they are used only while it holds true. The
+	// engine writes through the cache while peers may soon ask for what it
+	// writes (see engine/direct_writes.go).
+	DirectWritesGate *atomic.Bool
 }
