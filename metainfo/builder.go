@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"math/bits"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"shoal/internal/filemap"
+	"shoal/internal/sha1x2"
 )
 
 // DefaultCreatedBy is the "created by" value Build writes when
@@ -236,9 +238,10 @@ func tiersFromOptions(tiers [][]string) ([][]string, error) {
 const hashChunk = 256 << 10
 
 // pieceHasher computes the SHA-1 of every piece of the concatenation of
-// files. Each worker claims the next unhashed piece and hashes it straight
-// from a read-only memory mapping of the file (internal/filemap), a window
-// of a few MiB that it reuses for the next pieces it claims. Measured here
+// files. Each worker claims the next two unhashed pieces and hashes them
+// straight from read-only memory mappings of the files (internal/filemap),
+// a window of a few MiB per lane that it reuses for the next pieces it
+// claims. Measured here
 // on a cached 1 GiB file with two workers, this took about 0.05 s of
 // system time against 0.11-0.15 s for pread (os.File.ReadAt) into a
 // reused 256 KiB buffer, whose copy out of the page cache costs a third as
@@ -319,32 +322,111 @@ func (h *pieceHasher) run(ctx context.Context, workers int, progress func(hashed
 }
 
 // work claims and hashes pieces until none are left, ctx ends or a read
-// fails.
+// fails. It claims two pieces at a time and hashes two full-length pieces
+// together in the two lanes of internal/sha1x2, which on a CPU with the
+// SHA extensions hashes about 1.7 times as fast per core as one piece at
+// a time. Each lane reads through its own concatReader.
 func (h *pieceHasher) work(ctx context.Context) error {
-	r := concatReader{files: h.files, viewer: filemap.NewViewer(filemap.DefaultWindow)}
-	defer r.close()
+	var readers [2]concatReader
+	for k := range readers {
+		readers[k] = concatReader{files: h.files, viewer: filemap.NewViewer(filemap.DefaultWindow)}
+		defer readers[k].close()
+	}
 	digest := sha1.New()
+	var pair sha1x2.Digest2
+	numPieces := int64(len(h.pieces))
 	for {
-		i := h.next.Add(1) - 1
-		if i >= int64(len(h.pieces)) {
+		first := h.next.Add(2) - 2
+		if first >= numPieces {
 			return nil
 		}
-		start := i * h.pieceLength
-		end := min(start+h.pieceLength, h.total)
-		digest.Reset()
-		err := filemap.Guard(func() error {
-			return r.hashRange(ctx, digest, start, end, &h.hashed)
-		})
-		if errors.Is(err, filemap.ErrFault) {
-			// The mapping lost its pages: the file was truncated under us.
-			return fmt.Errorf("metainfo: build: file %q shrank while hashing (expected %d bytes)",
-				r.files[r.viewing].osPath, r.files[r.viewing].length)
+		// Only the last piece can be shorter than pieceLength.
+		if first+2 < numPieces || (first+2 == numPieces && h.total%h.pieceLength == 0) {
+			if err := h.hashPair(ctx, &readers, &pair, first); err != nil {
+				return err
+			}
+			continue
 		}
-		if err != nil {
-			return err
+		for i := first; i < min(first+2, numPieces); i++ {
+			if err := h.hashPiece(ctx, &readers[0], digest, i); err != nil {
+				return err
+			}
 		}
-		digest.Sum(h.pieces[i][:0])
 	}
+}
+
+// hashPiece hashes piece i into h.pieces[i].
+func (h *pieceHasher) hashPiece(ctx context.Context, r *concatReader, digest hash.Hash, i int64) error {
+	start := i * h.pieceLength
+	end := min(start+h.pieceLength, h.total)
+	digest.Reset()
+	err := filemap.Guard(func() error {
+		return r.hashRange(ctx, digest, start, end, &h.hashed)
+	})
+	if errors.Is(err, filemap.ErrFault) {
+		// The mapping lost its pages: the file was truncated under us.
+		return r.shrankError()
+	}
+	if err != nil {
+		return err
+	}
+	digest.Sum(h.pieces[i][:0])
+	return nil
+}
+
+// hashPair hashes the full-length pieces first and first+1 together,
+// reading each through its own reader.
+func (h *pieceHasher) hashPair(ctx context.Context, readers *[2]concatReader, digest *sha1x2.Digest2, first int64) error {
+	digest.Reset()
+	doneC := ctx.Done()
+	err := filemap.Guard(func() error {
+		var data [2][]byte
+		var off, end [2]int64
+		for k := range off {
+			off[k] = (first + int64(k)) * h.pieceLength
+			end[k] = off[k] + h.pieceLength
+		}
+		for {
+			for k := range readers {
+				if len(data[k]) == 0 && off[k] < end[k] {
+					var err error
+					if data[k], err = readers[k].view(off[k], end[k]); err != nil {
+						return err
+					}
+					off[k] += int64(len(data[k]))
+				}
+			}
+			// The pieces have the same length, so both lanes end together.
+			if len(data[0]) == 0 || len(data[1]) == 0 {
+				return nil
+			}
+			select {
+			case <-doneC:
+				return ctx.Err()
+			default:
+			}
+			n := min(len(data[0]), len(data[1]), hashChunk)
+			digest.Write(data[0][:n], data[1][:n])
+			h.hashed.Add(2 * int64(n))
+			data[0], data[1] = data[0][n:], data[1][n:]
+		}
+	})
+	if errors.Is(err, filemap.ErrFault) {
+		// Either lane's file may have been truncated; name the one that
+		// is now shorter than the walk saw.
+		for k := range readers {
+			sf := &readers[k].files[readers[k].viewing]
+			if st, statErr := os.Stat(sf.osPath); statErr != nil || st.Size() < sf.length {
+				return readers[k].shrankError()
+			}
+		}
+		return readers[0].shrankError()
+	}
+	if err != nil {
+		return err
+	}
+	h.pieces[first], h.pieces[first+1] = digest.Sum()
+	return nil
 }
 
 // concatReader hashes byte ranges of the concatenation of files, keeping
@@ -369,32 +451,11 @@ type concatReader struct {
 func (r *concatReader) hashRange(ctx context.Context, digest io.Writer, off, end int64, hashed *atomic.Int64) error {
 	doneC := ctx.Done()
 	for off < end {
-		// The first file that ends after off holds it; empty files end
-		// where they start and are skipped.
-		j := sort.Search(len(r.files), func(k int) bool {
-			return r.files[k].offset+r.files[k].length > off
-		})
-		if j == len(r.files) {
-			return fmt.Errorf("metainfo: build: read at offset %d past the end of the data", off)
-		}
-		sf := &r.files[j]
-		n := min(end-off, sf.offset+sf.length-off)
-		r.viewing = j
-		var openErr error // already names the file
-		data, err := r.viewer.View(j, off-sf.offset, n, func() (*os.File, func(), error) {
-			if openErr = r.openFile(j); openErr != nil {
-				return nil, nil, openErr
-			}
-			return r.f, func() {}, nil
-		})
-		switch {
-		case errors.Is(err, filemap.ErrShort):
-			return fmt.Errorf("metainfo: build: file %q shrank while hashing (expected %d bytes)", sf.osPath, sf.length)
-		case err != nil && err == openErr:
+		data, err := r.view(off, end)
+		if err != nil {
 			return err
-		case err != nil:
-			return fmt.Errorf("metainfo: build: %w", err)
 		}
+		off += int64(len(data))
 		for len(data) > 0 {
 			select {
 			case <-doneC:
@@ -406,9 +467,48 @@ func (r *concatReader) hashRange(ctx context.Context, digest io.Writer, off, end
 			hashed.Add(int64(len(chunk)))
 			data = data[len(chunk):]
 		}
-		off += n
 	}
 	return nil
+}
+
+// view returns the bytes of the concatenation from off (< end) up to end
+// or the end of the file that holds off, whichever comes first. The slice
+// is valid until the next call; it must be read inside filemap.Guard.
+func (r *concatReader) view(off, end int64) ([]byte, error) {
+	// The first file that ends after off holds it; empty files end where
+	// they start and are skipped.
+	j := sort.Search(len(r.files), func(k int) bool {
+		return r.files[k].offset+r.files[k].length > off
+	})
+	if j == len(r.files) {
+		return nil, fmt.Errorf("metainfo: build: read at offset %d past the end of the data", off)
+	}
+	sf := &r.files[j]
+	n := min(end-off, sf.offset+sf.length-off)
+	r.viewing = j
+	var openErr error // already names the file
+	data, err := r.viewer.View(j, off-sf.offset, n, func() (*os.File, func(), error) {
+		if openErr = r.openFile(j); openErr != nil {
+			return nil, nil, openErr
+		}
+		return r.f, func() {}, nil
+	})
+	switch {
+	case errors.Is(err, filemap.ErrShort):
+		return nil, fmt.Errorf("metainfo: build: file %q shrank while hashing (expected %d bytes)", sf.osPath, sf.length)
+	case err != nil && err == openErr:
+		return nil, err
+	case err != nil:
+		return nil, fmt.Errorf("metainfo: build: %w", err)
+	}
+	return data, nil
+}
+
+// shrankError reports that the file being viewed lost data while it was
+// being hashed, which is what a fault on its mapping means.
+func (r *concatReader) shrankError() error {
+	sf := &r.files[r.viewing]
+	return fmt.Errorf("metainfo: build: file %q shrank while hashing (expected %d bytes)", sf.osPath, sf.length)
 }
 
 // openFile makes file j the open file, checking that its size is still

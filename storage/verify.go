@@ -13,6 +13,7 @@ import (
 
 	"shoal/bitfield"
 	"shoal/internal/filemap"
+	"shoal/internal/sha1x2"
 	"shoal/metainfo"
 )
 
@@ -25,10 +26,11 @@ const verifyChunk = 256 << 10
 // pieces whose data matches its SHA-1. Pieces whose data is missing
 // (ErrMissing) are simply not set; any other read error stops the check
 // and is returned. workers goroutines (0 = runtime.NumCPU()) each claim the
-// next piece and read it in chunks through st.ReadBlock, or, when st is a
-// *FileStorage, hash it straight from a memory mapping of its files (a
-// window of filemap.DefaultWindow per worker; a file truncated meanwhile
-// leaves its pieces unverified). progress, if not
+// next two pieces and read them in chunks through st.ReadBlock, or, when st
+// is a *FileStorage, hash them straight from memory mappings of its files
+// (two windows of filemap.DefaultWindow per worker; a file truncated
+// meanwhile leaves its pieces unverified), both at once when they have the
+// same size (internal/sha1x2). progress, if not
 // nil, is called on the calling goroutine after each piece with the number
 // checked so far and the total. When ctx ends, Verify returns ctx.Err()
 // after every worker has stopped.
@@ -84,7 +86,7 @@ func VerifyPieces(ctx context.Context, st Storage, info *metainfo.Info, pieces [
 		cancel()
 	}
 	// A FileStorage is hashed straight from memory mappings of its files
-	// (see hashMapped); any other Storage through ReadBlock.
+	// (see mappedHasher); any other Storage through ReadBlock.
 	fileStorage, _ := st.(*FileStorage)
 	for range workers {
 		wg.Add(1)
@@ -92,37 +94,49 @@ func VerifyPieces(ctx context.Context, st Storage, info *metainfo.Info, pieces [
 			defer wg.Done()
 			var (
 				buf    []byte
-				viewer *filemap.Viewer
-				digest = sha1.New()
+				mapped *mappedHasher
 			)
 			if fileStorage != nil {
-				viewer = filemap.NewViewer(filemap.DefaultWindow)
-				defer viewer.Close()
+				mapped = newMappedHasher(fileStorage)
+				defer mapped.close()
 			} else {
 				buf = make([]byte, min(verifyChunk, layout.PieceLength()))
 			}
 			for ctx.Err() == nil {
-				claim := int(next.Add(1) - 1)
+				// Claims go two at a time so that a worker hashing from
+				// mappings can hash two pieces of equal size together.
+				claim := int(next.Add(2) - 2)
 				if claim >= total {
 					return
 				}
-				i := pieces[claim]
-				var ok bool
+				batch := pieces[claim:min(claim+2, total)]
+				var ok [2]bool
 				var err error
-				if fileStorage != nil {
-					ok, err = fileStorage.hashMapped(ctx, viewer, digest, info.Pieces[i], i)
-				} else {
-					ok, err = checkPiece(ctx, st, layout, info.Pieces[i], i, buf)
+				switch {
+				case mapped != nil && len(batch) == 2 && layout.PieceSize(batch[0]) == layout.PieceSize(batch[1]):
+					ok, err = mapped.pair(ctx, info, [2]int(batch))
+				case mapped != nil:
+					ok[0], err = mapped.single(ctx, info.Pieces[batch[0]], batch[0])
+					if err == nil && len(batch) == 2 {
+						ok[1], err = mapped.single(ctx, info.Pieces[batch[1]], batch[1])
+					}
+				default:
+					ok[0], err = checkPiece(ctx, st, layout, info.Pieces[batch[0]], batch[0], buf)
+					if err == nil && len(batch) == 2 {
+						ok[1], err = checkPiece(ctx, st, layout, info.Pieces[batch[1]], batch[1], buf)
+					}
 				}
 				if err != nil {
 					fail(err)
 					return
 				}
-				verified[claim] = ok
-				select {
-				case done <- struct{}{}:
-				case <-ctx.Done():
-					return
+				for k := range batch {
+					verified[claim+k] = ok[k]
+					select {
+					case done <- struct{}{}:
+					case <-ctx.Done():
+						return
+					}
 				}
 			}
 		}()
@@ -181,44 +195,57 @@ func checkPiece(ctx context.Context, st Storage, layout *metainfo.Layout, want m
 // zeros is what padding files hash as (BEP 47); only ever read.
 var zeros [verifyChunk]byte
 
-// hashMapped reports whether piece i hashes to want, reading the piece's
-// file regions through viewer (one per worker) instead of copying them
-// with pread: the copy out of the page cache cost as much CPU as a third
-// of the hashing itself (see internal/filemap). Data not on disk, and a
+// mappedHasher hashes pieces of a FileStorage straight from memory
+// mappings of its files instead of copying them with pread: the copy out of
+// the page cache cost as much CPU as a third of the hashing itself (see
+// internal/filemap). Each Verify worker has its own.
+type mappedHasher struct {
+	s *FileStorage
+	// viewers map the data of the piece in each lane of pairDigest; a
+	// single piece uses viewers[0].
+	viewers [2]*filemap.Viewer
+	digest  hash.Hash
+	// pairDigest hashes two pieces of equal size at once on one core, at
+	// about 1.7 times the speed of hashing them one after the other where
+	// the CPU has the SHA extensions (see internal/sha1x2).
+	pairDigest sha1x2.Digest2
+}
+
+func newMappedHasher(s *FileStorage) *mappedHasher {
+	return &mappedHasher{
+		s:       s,
+		viewers: [2]*filemap.Viewer{filemap.NewViewer(filemap.DefaultWindow), filemap.NewViewer(filemap.DefaultWindow)},
+		digest:  sha1.New(),
+	}
+}
+
+// close releases the mappings.
+func (m *mappedHasher) close() {
+	m.viewers[0].Close()
+	m.viewers[1].Close()
+}
+
+// single reports whether piece i hashes to want. Data not on disk, and a
 // file truncated while it is being hashed, make the piece unverified.
-func (s *FileStorage) hashMapped(ctx context.Context, viewer *filemap.Viewer, digest hash.Hash,
-	want metainfo.PieceHash, i int) (bool, error) {
-	digest.Reset()
+func (m *mappedHasher) single(ctx context.Context, want metainfo.PieceHash, i int) (bool, error) {
+	m.digest.Reset()
+	data := m.chunks(0, i)
 	var spanErr error
 	err := filemap.Guard(func() error {
-		for _, sp := range s.layout.PieceSpans(i) {
-			if s.files[sp.File].padding {
-				for left := sp.Length; left > 0; {
-					n := min(left, int64(len(zeros)))
-					digest.Write(zeros[:n])
-					left -= n
-				}
-				continue
-			}
-			data, err := viewer.View(sp.File, sp.Offset, sp.Length, func() (*os.File, func(), error) {
-				h, err := s.handles.acquire(sp.File, false)
-				if err != nil {
-					return nil, nil, err
-				}
-				return h.f, func() { s.handles.release(h) }, nil
-			})
+		for !data.done() {
+			chunk, err := data.next()
 			if err != nil {
 				spanErr = err
 				return nil
 			}
 			// Hash in chunks so that a long piece still notices ctx.
-			for len(data) > 0 {
+			for len(chunk) > 0 {
 				if err := ctx.Err(); err != nil {
 					return err
 				}
-				n := min(len(data), verifyChunk*4)
-				digest.Write(data[:n])
-				data = data[n:]
+				n := min(len(chunk), verifyChunk*4)
+				m.digest.Write(chunk[:n])
+				chunk = chunk[n:]
 			}
 		}
 		return nil
@@ -232,6 +259,97 @@ func (s *FileStorage) hashMapped(ctx context.Context, viewer *filemap.Viewer, di
 		return false, fmt.Errorf("storage: verify piece %d: %w", i, spanErr)
 	}
 	var got metainfo.PieceHash
-	digest.Sum(got[:0])
+	m.digest.Sum(got[:0])
 	return got == want, nil
+}
+
+// pair reports whether pieces p[0] and p[1], of equal size, match their
+// hashes in info, hashing them together. If either cannot be read to the
+// end, it hashes them one by one with single, which tells which piece is
+// unverified and reports errors the same way.
+func (m *mappedHasher) pair(ctx context.Context, info *metainfo.Info, p [2]int) ([2]bool, error) {
+	m.pairDigest.Reset()
+	lanes := [2]pieceChunks{m.chunks(0, p[0]), m.chunks(1, p[1])}
+	var chunk [2][]byte
+	complete := false
+	err := filemap.Guard(func() error {
+		for {
+			for k := range lanes {
+				for len(chunk[k]) == 0 && !lanes[k].done() {
+					var err error
+					if chunk[k], err = lanes[k].next(); err != nil {
+						return nil // not complete
+					}
+				}
+			}
+			// The pieces have the same size, so both lanes end together.
+			if len(chunk[0]) == 0 || len(chunk[1]) == 0 {
+				complete = true
+				return nil
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			n := min(len(chunk[0]), len(chunk[1]), verifyChunk*4)
+			m.pairDigest.Write(chunk[0][:n], chunk[1][:n])
+			chunk[0], chunk[1] = chunk[0][n:], chunk[1][n:]
+		}
+	})
+	var ok [2]bool
+	switch {
+	case err != nil && !errors.Is(err, filemap.ErrFault):
+		return ok, err
+	case err != nil || !complete:
+		for k, i := range p {
+			if ok[k], err = m.single(ctx, info.Pieces[i], i); err != nil {
+				return ok, err
+			}
+		}
+		return ok, nil
+	}
+	got0, got1 := m.pairDigest.Sum()
+	return [2]bool{got0 == info.Pieces[p[0]], got1 == info.Pieces[p[1]]}, nil
+}
+
+// chunks returns the data of piece i as read through m.viewers[lane].
+func (m *mappedHasher) chunks(lane, i int) pieceChunks {
+	return pieceChunks{s: m.s, viewer: m.viewers[lane], spans: m.s.layout.PieceSpans(i)}
+}
+
+// pieceChunks yields the data of a piece region by region: a view of each
+// file region, and zeros for padding files. A view is valid until the next
+// call of next.
+type pieceChunks struct {
+	s      *FileStorage
+	viewer *filemap.Viewer
+	// spans are the file regions not yet yielded.
+	spans []metainfo.FileSpan
+	// padding counts the zeros of the current padding file still to yield.
+	padding int64
+}
+
+// done reports whether every byte of the piece has been yielded.
+func (c *pieceChunks) done() bool { return c.padding == 0 && len(c.spans) == 0 }
+
+// next returns the next part of the piece, which may be empty; it must be
+// called inside filemap.Guard, and only when done is false.
+func (c *pieceChunks) next() ([]byte, error) {
+	if c.padding > 0 {
+		n := min(c.padding, int64(len(zeros)))
+		c.padding -= n
+		return zeros[:n], nil
+	}
+	sp := c.spans[0]
+	c.spans = c.spans[1:]
+	if c.s.files[sp.File].padding {
+		c.padding = sp.Length
+		return nil, nil
+	}
+	return c.viewer.View(sp.File, sp.Offset, sp.Length, func() (*os.File, func(), error) {
+		h, err := c.s.handles.acquire(sp.File, false)
+		if err != nil {
+			return nil, nil, err
+		}
+		return h.f, func() { c.s.handles.release(h) }, nil
+	})
 }

@@ -241,3 +241,34 @@ func TestVerifyMappedAgreesWithReadBlock(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyPairsTellLanesApart damages one piece of some of the pairs
+// that mapped verification hashes together (internal/sha1x2), with pieces
+// that cross file boundaries at different places in the two lanes, and
+// checks that exactly the damaged pieces fail.
+func TestVerifyPairsTellLanesApart(t *testing.T) {
+	const pl = 1000
+	tt := newTorrent(t, pl, tfile{"a", 3300, ""}, tfile{"b", 1, ""}, tfile{"c", 4200, ""}, tfile{"d", 2555, ""})
+	root := t.TempDir()
+	s := newStorage(t, root, tt, FileOptions{})
+	writePieces(t, s, tt, allPieces(tt.numPieces())...)
+	damaged := map[int]bool{1: true, 4: true, 7: true, 8: true}
+	for i := range damaged {
+		bad := append([]byte(nil), tt.piece(i)...)
+		bad[len(bad)-1] ^= 0x40
+		if err := s.WritePiece(i, bad); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, workers := range []int{1, 2, 3} {
+		bf, err := Verify(context.Background(), newStorage(t, root, tt, FileOptions{}), tt.info, workers, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range tt.numPieces() {
+			if bf.Has(i) == damaged[i] {
+				t.Errorf("workers %d: piece %d verified = %v, damaged %v", workers, i, bf.Has(i), damaged[i])
+			}
+		}
+	}
+}
