@@ -285,6 +285,7 @@ func (t *Torrent) addPeer(hc *handshakedConn) {
 		Alloc:            blockPool.get,
 		Free:             blockPool.put,
 		MaxUploadQueue:   ourReqq,
+		MaxSendQueue:     maxSendQueue,
 		UploadLimiters:   peerconn.Limiters{t.s.upLimit, t.upLimit},
 		DownloadLimiters: peerconn.Limiters{t.s.downLimit, t.downLimit},
 	})

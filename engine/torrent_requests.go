@@ -28,6 +28,17 @@ const (
 // queueDepth is how many requests to keep outstanding with a peer: about
 // requestQueueTime of its measured rate, at most what it told us it
 // accepts (reqq).
+// maxSendQueue bounds the control messages queued on one connection
+// (peerconn.Options.MaxSendQueue). One top-up can queue maxReqq requests
+// at once, a choke or the endgame as many cancels, and HAVEs wait up to
+// 100 ms to share a write while a fast download completes hundreds of
+// pieces a second. The bound must hold all of that together, or a busy
+// moment closes a healthy connection with peerconn.ErrSendOverflow (seen
+// with a peer announcing reqq 2000: peerconn's default of 1024 was hit and
+// the download stalled until the next dial). It still stops a peer that
+// never reads.
+const maxSendQueue = 2*maxReqq + 4096
+
 func (t *Torrent) queueDepth(p *peer) int {
 	if p.snubbed {
 		// A peer that stopped sending, or rejects everything, gets one
