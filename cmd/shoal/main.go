@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"runtime/trace"
 	"syscall"
 )
 
@@ -35,6 +36,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 			defer f.Close()
 			if pprof.StartCPUProfile(f) == nil {
 				defer pprof.StopCPUProfile() // runs before the Close above
+			}
+		}
+	}
+	// SHOAL_TRACE=FILE writes an execution trace (go tool trace FILE):
+	// where goroutines wait, which a CPU profile cannot show.
+	if path := os.Getenv("SHOAL_TRACE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			defer f.Close()
+			if trace.Start(f) == nil {
+				defer trace.Stop()
 			}
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -58,6 +59,7 @@ func (f *sessionFlags) newSession() (*engine.Session, error) {
 		DownloadRate: f.maxDown.bytes,
 		UploadRate:   f.maxUp.bytes,
 		CachedWrites: f.cachedWrites,
+		Logger:       envLogger(),
 	}
 	s, err := engine.NewSession(cfg)
 	if err != nil && f.port == defaultPort && errors.Is(err, syscall.EADDRINUSE) {
@@ -144,4 +146,15 @@ func parseFileSelection(s string, numFiles int) ([]bool, error) {
 		}
 	}
 	return want, nil
+}
+
+// envLogger returns a logger writing the engine's logs to stderr at the
+// level SHOAL_LOG names (debug, info, warn, error), or nil (no logs) when
+// it is unset: a way to see why a peer was dropped without a debugger.
+func envLogger() *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(os.Getenv("SHOAL_LOG"))); err != nil {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 }
