@@ -156,6 +156,7 @@ func TestSeedToOneLeecher(t *testing.T) {
 			}
 			seeder.Close()
 			leecher.Close()
+			checkNoEngineGoroutines(t)
 		})
 	}
 	checkNoLeak(t, before)

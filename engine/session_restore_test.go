@@ -208,24 +208,35 @@ func TestIdleTorrentsPark(t *testing.T) {
 	for _, tor := range torrents {
 		waitComplete(t, tor, 10*time.Second)
 	}
-	checkNoLeak(t, base) // every loop parked, the session's queues idle
+	// Every loop parks, though a loop may park with its first resume save
+	// in flight and wake once more to take the result; only then does it
+	// release the storage. So wait for the release, not for a moment.
+	waitParked(t, torrents...)
 	for _, tor := range torrents {
-		var open int
-		tor.call(func() {
-			if l, ok := tor.st.(*lazyStorage); ok && l.fs != nil {
-				open = l.fs.OpenFiles()
-			} else if !ok {
-				open = -1
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			var open int
+			tor.call(func() {
+				if l, ok := tor.st.(*lazyStorage); ok && l.fs != nil {
+					open = l.fs.OpenFiles()
+				} else if !ok {
+					open = -1
+				}
+			})
+			if open == 0 {
+				break
 			}
-		})
-		if open != 0 {
-			t.Errorf("%s: idle storage is not released (open files %d; -1: not lazy)", tor.Name(), open)
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: idle storage is not released (open files %d; -1: not lazy)", tor.Name(), open)
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
 		if st := tor.Stats(); st.State != StateSeeding {
 			t.Errorf("%s: %v, want seeding", tor.Name(), st.State)
 		}
 	}
-	checkNoLeak(t, base) // and parked again after the calls
+	waitParked(t, torrents...) // and parked again after the calls
+	checkNoLeak(t, base)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -236,6 +247,7 @@ func TestIdleTorrentsPark(t *testing.T) {
 			t.Fatalf("%s: loop not ended after Close", tor.Name())
 		}
 	}
+	checkNoEngineGoroutines(t)
 }
 
 // TestStoppedTorrentStaysStopped: a torrent the user stopped comes back

@@ -29,10 +29,24 @@ const eventBuffer = 256
 
 // busy reports whether the loop has once-a-second work: peers to serve
 // (rates, request timeouts, choking), connections being made, pieces in
-// flight, resume data to save, or rates still to decay to zero.
+// flight or being hashed, resume data to save (only with a resume store:
+// without one, resumeDirty stays set for good), or rates still to decay
+// to zero.
 func (t *Torrent) busy() bool {
-	return len(t.peers) > 0 || t.dialing > 0 || len(t.pieces) > 0 || t.resumeDirty ||
+	return len(t.peers) > 0 || t.dialing > 0 || len(t.pieces) > 0 || t.hashing() ||
+		(t.resumeDirty && t.s.resume != nil) ||
 		t.counters.downRate != 0 || t.counters.upRate != 0
+}
+
+// hashing reports whether pieces may be being hashed or written: complete
+// pieces leave t.pieces when they go to be hashed, but stay among the
+// picker's pieces in progress until their result comes back. Their
+// results are sent on pieceC without enter, and their writes need the
+// storage open, so the loop must neither park nor close the files
+// meanwhile (a piece of a file skipped since can leave nothing wanted, so
+// the torrent seeding, while it is hashed).
+func (t *Torrent) hashing() bool {
+	return t.picker != nil && t.picker.NumPartial() > 0
 }
 
 // schedule arms the tick timer for the loop's next periodic work, or
@@ -162,8 +176,49 @@ func (t *Torrent) end() {
 	if t.tickTimer != nil {
 		t.tickTimer.Stop()
 	}
+	t.dropUndelivered()
 	close(t.loopDoneC)
 	t.s.wg.Done()
+}
+
+// ended reports whether the loop has ended for good.
+func (t *Torrent) ended() bool {
+	t.wakeMu.Lock()
+	defer t.wakeMu.Unlock()
+	return t.loopEnded
+}
+
+// dropUndelivered closes the connections, and frees the pieces, left in
+// the loop's buffered channels once it has ended for good: a sender whose
+// select found both room in the channel and the torrent's context done
+// may have sent after the loop's last receive. The loop calls it as it
+// ends, and a sender that finds the loop ended after its send calls it
+// too (see afterSend): whichever runs last finds what was sent.
+func (t *Torrent) dropUndelivered() {
+	for {
+		select {
+		case hc := <-t.connC:
+			hc.nc.Close()
+		case r := <-t.dialC: // nil (never ready) before the first peer
+			if r.hc != nil {
+				r.hc.nc.Close()
+			}
+		case r := <-t.pieceC:
+			t.s.budget.Release(int64(len(r.buf.data)))
+			t.s.pieceBufs.put(r.buf.data)
+		default:
+			return
+		}
+	}
+}
+
+// afterSend is called by a goroutine other than the loop after it sent a
+// connection (or a hashed piece) to the loop: if the loop has ended for
+// good meanwhile, nothing will take it, so it is closed (freed) here.
+func (t *Torrent) afterSend() {
+	if t.ended() {
+		t.dropUndelivered()
+	}
 }
 
 // nextRetry returns when the earliest known address that is neither

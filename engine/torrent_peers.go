@@ -103,6 +103,7 @@ func (t *Torrent) deliverConn(hc *handshakedConn) {
 	leave := t.enter() // wake a parked loop; it calls leave on receiving hc (torrent_idle.go)
 	select {
 	case t.connC <- hc:
+		t.afterSend()
 	case <-t.ctx.Done():
 		leave()
 		hc.nc.Close()
@@ -185,6 +186,7 @@ func (t *Torrent) connectMore(now time.Time) {
 			hc, err := t.s.dial(t.ctx, t, addr)
 			select {
 			case t.dialC <- dialResult{addr: addr, hc: hc, err: err}:
+				t.afterSend()
 			case <-t.ctx.Done():
 				if hc != nil {
 					hc.nc.Close()
