@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -267,4 +268,90 @@ func TestIdleParksWithoutDataDir(t *testing.T) {
 	}
 	waitComplete(t, tor, 10*time.Second)
 	waitParked(t, tor)
+}
+
+// TestSkippedWhileHashing: a good piece whose only file the user skips
+// while it is being hashed cannot be written (storage.ErrNotWanted). That
+// is no storage failure: the piece is dropped and the torrent goes on.
+func TestSkippedWhileHashing(t *testing.T) {
+	const pieceLen = 16 << 10 // one block per piece
+	fx := makeFixture(t, pieceLen, 2*pieceLen, 2*pieceLen)
+	out := t.TempDir()
+	src0, _ := fx.mi.Info.FilePath(fx.dataDir, 0)
+	src1, _ := fx.mi.Info.FilePath(fx.dataDir, 1)
+	data0, err := os.ReadFile(src0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data1, err := os.ReadFile(src1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, _ := fx.mi.Info.FilePath(out, 0)
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, data0, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := newTestSession(t, Config{NoListen: true, HashWorkers: 1})
+	tor, err := s.AddTorrent(fx.mi, AddOptions{SavePath: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for tor.Stats().State != StateDownloading {
+		if time.Now().After(deadline) {
+			t.Fatalf("not downloading after its check: %+v", tor.Stats())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	s.hashSem <- struct{}{} // hashing waits until the test lets it go
+	var piece int
+	tor.call(func() {
+		tor.ensurePeerChans()
+		all := bitfield.New(fx.mi.Info.NumPieces())
+		all.SetAll()
+		if err := tor.picker.AddPeer(-1, all); err != nil {
+			t.Error(err)
+			return
+		}
+		blocks := tor.picker.Pick(-1, 1)
+		if len(blocks) != 1 || !tor.picker.Received(-1, blocks[0]).PieceDone {
+			t.Errorf("picked %v: not a whole piece", blocks)
+			return
+		}
+		tor.picker.RemovePeer(-1)
+		piece = blocks[0].Piece
+		if !s.budget.TryAcquire(pieceLen) {
+			t.Error("no piece memory")
+			return
+		}
+		good := slices.Clone(data1[(piece-2)*pieceLen : (piece-1)*pieceLen])
+		tor.hashPiece(piece, &pieceBuf{data: good, senders: make([]netip.Addr, 1)})
+		tor.filePrio[1] = PrioritySkip
+		tor.applyPriorities()
+	})
+	if t.Failed() {
+		return
+	}
+	<-s.hashSem
+	deadline = time.Now().Add(10 * time.Second)
+	for s.budget.InUse() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d bytes of piece memory still held", s.budget.InUse())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	st := tor.Stats()
+	if st.State != StateSeeding || st.Err != nil {
+		t.Fatalf("after skipping a file whose piece was being hashed: %v (%v); want seeding, no error", st.State, st.Err)
+	}
+	// The piece is not counted as ours, so wanting the file again
+	// downloads it again.
+	tor.call(func() {
+		if tor.have.Has(piece) {
+			t.Errorf("piece %d marked as had, but it was never written", piece)
+		}
+	})
 }

@@ -11,6 +11,7 @@ import (
 
 	"shoal/engine/picker"
 	"shoal/peerwire"
+	"shoal/storage"
 )
 
 // errBothSeeds ends a connection between two seeds: neither wants anything.
@@ -215,6 +216,7 @@ func (t *Torrent) hashPiece(i int, pb *pieceBuf) {
 		if r, ok := t.verifyAndWrite(st, gen, i, pb, want); ok {
 			select {
 			case t.pieceC <- r:
+				t.afterSend() // the loop may have ended just before the send
 				return
 			case <-t.ctx.Done():
 			}
@@ -259,6 +261,13 @@ func (t *Torrent) pieceDone(r pieceResult) {
 	defer t.s.pieceBufs.put(r.buf.data) // judged and written: the data is no longer needed
 	if t.picker == nil || t.state == StateError || r.gen != t.checkGen {
 		return // the torrent stopped (and maybe started again) meanwhile
+	}
+	if errors.Is(r.writeErr, storage.ErrNotWanted) {
+		// The user skipped the piece's files while it was being hashed:
+		// not a storage failure. Drop it; it is downloaded again if its
+		// files are wanted again.
+		t.picker.PieceFailed(r.piece)
+		return
 	}
 	if r.writeErr != nil {
 		// A storage error stops the torrent: requesting more would only
