@@ -284,6 +284,7 @@ func (t *Torrent) addPeer(hc *handshakedConn) {
 		NumPieces:        t.info.NumPieces(),
 		Events:           t.eventC,
 		ReadBlock:        t.st.ReadBlock,
+		PieceSize:        t.layout.PieceSize,
 		Alloc:            blockPool.get,
 		Free:             blockPool.put,
 		MaxUploadQueue:   ourReqq,

@@ -60,6 +60,10 @@ type Options struct {
 	// ReadBlock reads a block we upload from storage. nil: QueueUpload
 	// refuses every request.
 	ReadBlock func(piece int, begin int64, buf []byte) error
+	// PieceSize returns a piece's length. With it, the writer reads
+	// ahead up to readAheadSize of the piece on each storage read, for
+	// the requests that usually follow; nil: each block is read alone.
+	PieceSize func(piece int) int64
 	// Alloc returns a buffer of n bytes for a received piece payload, which
 	// then belongs to whoever receives the event. nil = make.
 	Alloc func(n int) []byte

@@ -23,6 +23,8 @@ type writer struct {
 	lastWrite time.Time
 	// urgent: buf holds a control message more urgent than a HAVE.
 	urgent bool
+	// ahead holds what was read beyond the last block (readahead.go).
+	ahead readAhead
 }
 
 // writeLoop is the writer goroutine: it sends queued control messages,
@@ -72,6 +74,7 @@ func (c *Conn) writeLoop() {
 				return
 			}
 		case <-idle.C:
+			w.dropReadAhead() // nothing was sent for a while
 			if since := time.Since(w.lastWrite); since < c.opts.KeepAlive {
 				idle.Reset(c.opts.KeepAlive - since)
 				continue
@@ -179,7 +182,7 @@ func (w *writer) appendBlock(r Request) error {
 	w.buf = peerwire.AppendPieceHeader(w.buf, uint32(r.Piece), uint32(r.Begin), r.Length)
 	w.buf = slices.Grow(w.buf, r.Length)
 	data := w.buf[len(w.buf) : len(w.buf)+r.Length]
-	if err := c.opts.ReadBlock(r.Piece, r.Begin, data); err != nil {
+	if err := w.readBlock(r, data); err != nil {
 		// We can't serve what we advertised; the loop learns why from
 		// the Closed event.
 		return fmt.Errorf("peerconn: reading upload block (piece %d, begin %d, length %d): %w",
