@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"shoal/engine"
+	"shoal/tracker"
 )
 
 // statusPrinter shows a torrent's progress: a live line redrawn in place
@@ -40,6 +41,21 @@ type statusJSON struct {
 	Uploaded     int64   `json:"uploaded"`
 	Peers        int     `json:"peers"`
 	Error        string  `json:"error,omitempty"`
+	// Trackers is each tracker's state, so a script can tell a dead
+	// tracker from an empty swarm.
+	Trackers []trackerJSON `json:"trackers,omitempty"`
+}
+
+// trackerJSON is one tracker in a --json status line; seeders and
+// leechers are -1 until the tracker has said.
+type trackerJSON struct {
+	URL      string `json:"url"`
+	Tier     int    `json:"tier"`
+	Peers    int    `json:"peers"`
+	Seeders  int    `json:"seeders"`
+	Leechers int    `json:"leechers"`
+	Error    string `json:"error,omitempty"`
+	Warning  string `json:"warning,omitempty"`
 }
 
 func (sp *statusPrinter) update(st engine.Stats, now time.Time) {
@@ -56,6 +72,12 @@ func (sp *statusPrinter) update(st engine.Stats, now time.Time) {
 		}
 		if st.Err != nil {
 			line.Error = st.Err.Error()
+		}
+		for _, tr := range st.Trackers {
+			line.Trackers = append(line.Trackers, trackerJSON{
+				URL: tr.URL, Tier: tr.Tier, Peers: tr.Peers, Seeders: tr.Seeders, Leechers: tr.Leechers,
+				Error: tr.LastError, Warning: tr.Warning,
+			})
 		}
 		b, _ := json.Marshal(line)
 		fmt.Fprintf(sp.w, "%s\n", b)
@@ -98,7 +120,33 @@ func (sp *statusPrinter) line(st engine.Stats) string {
 	} else {
 		b.WriteString("  " + st.State.String())
 	}
+	if len(st.Trackers) > 0 {
+		b.WriteString("  " + trackerSummary(st.Trackers))
+	}
 	return b.String()
+}
+
+// trackerSummary says how many trackers answered their last announce, and
+// why one did not when none did: the first thing to check when a download
+// finds no peers.
+func trackerSummary(trackers []tracker.Status) string {
+	ok := 0
+	lastErr := ""
+	for _, tr := range trackers {
+		switch {
+		case tr.LastError != "":
+			if lastErr == "" {
+				lastErr = tr.LastError
+			}
+		case !tr.LastAnnounce.IsZero():
+			ok++
+		}
+	}
+	s := fmt.Sprintf("trackers %d/%d", ok, len(trackers))
+	if ok == 0 && lastErr != "" {
+		s += " (" + printable(oneLine(lastErr)) + ")"
+	}
+	return s
 }
 
 func formatRate(r float64) string {
