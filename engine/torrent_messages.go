@@ -192,8 +192,8 @@ func (t *Torrent) handleRequest(p *peer, m peerwire.Message) error {
 		int64(m.Begin)+int64(m.Length) > t.layout.PieceSize(int(m.Index)) {
 		return protocolError("request for piece %d begin %d length %d out of range", m.Index, m.Begin, m.Length)
 	}
-	// We send no ALLOWED_FAST sets, so a choked peer gets nothing.
-	ok := t.have.Has(int(m.Index)) && !p.amChoking &&
+	// A choked peer gets only pieces of its allowed fast set (BEP 6).
+	ok := t.have.Has(int(m.Index)) && (!p.amChoking || t.allowedFastFor(p, m.Index)) &&
 		p.conn.QueueUpload(int(m.Index), int64(m.Begin), int(m.Length))
 	if !ok && p.fast {
 		p.conn.Send(peerwire.Message{ID: peerwire.Reject, Index: m.Index, Begin: m.Begin, Length: m.Length})

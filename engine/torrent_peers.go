@@ -29,15 +29,18 @@ const (
 
 // peer is the loop's view of one connection.
 type peer struct {
-	key         int
-	conn        *peerconn.Conn
-	addr        netip.AddrPort
-	id          peerwire.PeerID
-	client      string
-	incoming    bool
-	fast        bool // both sides support BEP 6
-	extended    bool // both sides support BEP 10
-	connectedAt time.Time
+	key      int
+	conn     *peerconn.Conn
+	addr     netip.AddrPort
+	id       peerwire.PeerID
+	client   string
+	incoming bool
+	fast     bool // both sides support BEP 6
+	// allowedFastOut is the BEP 6 allowed fast set we gave the peer:
+	// pieces it may have while choked, while it is starting (torrent_fast.go).
+	allowedFastOut []uint32
+	extended       bool // both sides support BEP 10
+	connectedAt    time.Time
 
 	has         *bitfield.Bitfield // pieces the peer has; nil until it tells us
 	haveAll     bool               // it sent HAVE_ALL (a seed)
@@ -331,6 +334,7 @@ func (t *Torrent) sendInitial(p *peer) {
 	case !t.have.Empty():
 		p.conn.Send(peerwire.Message{ID: peerwire.Bitfield, Payload: append([]byte(nil), t.have.Bytes()...)})
 	}
+	t.sendAllowedFast(p)
 }
 
 func (t *Torrent) listenPort() int {
