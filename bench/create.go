@@ -270,16 +270,8 @@ func describeMachine(mktorrent string) machineInfo {
 
 // writeCreateResult writes the JSON and SVG files and prints the summary.
 func writeCreateResult(dir string, res createResult) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	stamp := time.Now().UTC().Format("2006-01-02T150405Z")
-	base := filepath.Join(dir, "create-"+stamp)
-	data, err := json.MarshalIndent(res, "", "  ")
+	base, err := writeResultJSON(dir, "create", res)
 	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(base+".json", append(data, '\n'), 0o644); err != nil {
 		return err
 	}
 	title := fmt.Sprintf("create: %s file, %s pieces, %s threads (MB/s, higher is better)",

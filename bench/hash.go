@@ -276,16 +276,8 @@ func parseOpensslSpeed(out, algo string, block int) (float64, error) {
 
 // writeHashResult writes the JSON and SVG files and prints the summary.
 func writeHashResult(dir string, res hashResult) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	stamp := time.Now().UTC().Format("2006-01-02T150405Z")
-	base := filepath.Join(dir, "hash-"+stamp)
-	data, err := json.MarshalIndent(res, "", "  ")
+	base, err := writeResultJSON(dir, "hash", res)
 	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(base+".json", append(data, '\n'), 0o644); err != nil {
 		return err
 	}
 	title := fmt.Sprintf("hash: %s file, 1 MiB pieces, %d CPUs (MB/s, higher is better)",

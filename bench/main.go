@@ -26,12 +26,15 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // scenario is one benchmark: its usage line(s) and the function that runs it
@@ -109,4 +112,18 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("invalid size %q: must be between 1 byte and 8 EiB", s)
 	}
 	return n * unit, nil
+}
+
+// writeResultJSON writes res as DIR/SCENARIO-<UTC time>.json and returns
+// that path without ".json", for the chart and the summary beside it.
+func writeResultJSON(dir, scenario string, res any) (base string, err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	base = filepath.Join(dir, scenario+"-"+time.Now().UTC().Format("2006-01-02T150405Z"))
+	data, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	return base, os.WriteFile(base+".json", append(data, '\n'), 0o644)
 }

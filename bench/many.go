@@ -308,16 +308,8 @@ func runManyChild(cmd *exec.Cmd) (childStats, error) {
 }
 
 func writeManyResult(dir string, res manyResult) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	stamp := time.Now().UTC().Format("2006-01-02T150405Z")
-	base := filepath.Join(dir, "many-"+stamp)
-	data, err := json.MarshalIndent(res, "", "  ")
+	base, err := writeResultJSON(dir, "many", res)
 	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(base+".json", append(data, '\n'), 0o644); err != nil {
 		return err
 	}
 	if err := writeManyChart(base+".svg", res); err != nil {

@@ -426,16 +426,8 @@ func summarizePair(p pairSpec, size int64, runs []pairRun) pairSummary {
 var pairLabels = map[string]string{"shoal": "shoal", "lt": "libtorrent"}
 
 func writePairResult(dir string, res pairResult) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	stamp := time.Now().UTC().Format("2006-01-02T150405Z")
-	base := filepath.Join(dir, "pair-"+stamp)
-	data, err := json.MarshalIndent(res, "", "  ")
+	base, err := writeResultJSON(dir, "pair", res)
 	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(base+".json", append(data, '\n'), 0o644); err != nil {
 		return err
 	}
 	var bars []bar

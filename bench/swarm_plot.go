@@ -1,15 +1,12 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"html"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 )
 
 // lineSeries is one line of a line chart: y values at the chart's x values
@@ -133,16 +130,8 @@ func niceCeil(v float64) float64 {
 var swarmColors = map[string]string{"shoal": "#2b7bb9", "lt": "#d9822b"}
 
 func writeSwarmResult(dir string, res swarmResult) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	stamp := time.Now().UTC().Format("2006-01-02T150405Z")
-	base := filepath.Join(dir, "swarm-"+stamp)
-	data, err := json.MarshalIndent(res, "", "  ")
+	base, err := writeResultJSON(dir, "swarm", res)
 	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(base+".json", append(data, '\n'), 0o644); err != nil {
 		return err
 	}
 	var ns []int

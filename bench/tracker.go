@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -355,16 +354,8 @@ func procRSS(pid int) (int64, error) {
 }
 
 func writeTrackerResult(dir string, res trackerResult) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	stamp := time.Now().UTC().Format("2006-01-02T150405Z")
-	base := filepath.Join(dir, "tracker-"+stamp)
-	data, err := json.MarshalIndent(res, "", "  ")
+	base, err := writeResultJSON(dir, "tracker", res)
 	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(base+".json", append(data, '\n'), 0o644); err != nil {
 		return err
 	}
 	if err := writeBarChart(base+".svg", fmt.Sprintf("Tracker announces per second (%d peers, %d swarms; UDP ratio %.2f)", res.Peers, res.Hashes, res.UDPRatio), "/s", []bar{
