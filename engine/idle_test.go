@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -174,18 +173,17 @@ func waitParked(t *testing.T, torrents ...*Torrent) {
 	}
 }
 
-// TestNoParkWhileHashing: a piece still being hashed when the torrent
-// becomes a seed (its file was skipped meanwhile) keeps the loop awake: a
-// parked loop would leave the result in its channel, and the piece's
-// memory taken from the session's budget, until something else woke it.
-func TestNoParkWhileHashing(t *testing.T) {
+// hashingWhenSkipped sets up a torrent of two 2-piece files of which the
+// first is on disk, hands one piece of the second file to be hashed (with
+// data(piece) as its bytes) while hashing is held, skips that file, then
+// lets hashing go on. It returns the session, the torrent and the piece.
+func hashingWhenSkipped(t *testing.T, data func(fx fixture, piece int) []byte) (*Session, *Torrent, int) {
+	t.Helper()
 	const pieceLen = 16 << 10 // one block per piece
 	fx := makeFixture(t, pieceLen, 2*pieceLen, 2*pieceLen)
-	// Only the first file is there: pieces 0 and 1 verify, 2 and 3 are to
-	// be downloaded.
 	out := t.TempDir()
 	src, _ := fx.mi.Info.FilePath(fx.dataDir, 0)
-	data, err := os.ReadFile(src)
+	first, err := os.ReadFile(src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +191,7 @@ func TestNoParkWhileHashing(t *testing.T) {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(dst, data, 0o644); err != nil {
+	if err := os.WriteFile(dst, first, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	s := newTestSession(t, Config{NoListen: true, HashWorkers: 1})
@@ -208,11 +206,12 @@ func TestNoParkWhileHashing(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	s.hashSem <- struct{}{} // hashing waits until the test lets it go
+	s.hashSem <- struct{}{} // hashing waits until we let it go
+	piece := -1
 	tor.call(func() {
-		// A peer delivers a whole piece of the second file (bad data, so
-		// nothing is written), which goes to be hashed; then the user
-		// skips that file: nothing is wanted any more, no peer is left.
+		// A peer delivers a whole piece of the second file, which goes to
+		// be hashed; then the user skips that file: nothing is wanted any
+		// more, no peer is left.
 		tor.ensurePeerChans()
 		all := bitfield.New(fx.mi.Info.NumPieces())
 		all.SetAll()
@@ -230,12 +229,13 @@ func TestNoParkWhileHashing(t *testing.T) {
 			t.Error("no piece memory")
 			return
 		}
-		tor.hashPiece(blocks[0].Piece, &pieceBuf{data: make([]byte, pieceLen), senders: make([]netip.Addr, 1)})
+		piece = blocks[0].Piece
+		tor.hashPiece(piece, &pieceBuf{data: data(fx, piece), senders: make([]netip.Addr, 1)})
 		tor.filePrio[1] = PrioritySkip
 		tor.applyPriorities()
 	})
 	if t.Failed() {
-		return
+		t.FailNow()
 	}
 	// Give the loop time to park, which it must not do before the piece
 	// is hashed (a correct engine passes whatever the timing).
@@ -250,10 +250,46 @@ func TestNoParkWhileHashing(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	return s, tor, piece
+}
+
+// TestNoParkWhileHashing: a piece still being hashed when the torrent
+// becomes a seed (its file was skipped meanwhile) keeps the loop awake: a
+// parked loop would leave the result in its channel, and the piece's
+// memory taken from the session's budget, until something else woke it.
+func TestNoParkWhileHashing(t *testing.T) {
+	bad := func(fixture, int) []byte { return make([]byte, 16<<10) } // fails its hash: nothing is written
+	_, tor, _ := hashingWhenSkipped(t, bad)
 	waitParked(t, tor)
-	if st := tor.Stats(); st.State != StateSeeding || st.Wasted != pieceLen {
-		t.Errorf("after the bad piece: %v, %d bytes wasted; want seeding, %d", st.State, st.Wasted, pieceLen)
+	if st := tor.Stats(); st.State != StateSeeding || st.Wasted != 16<<10 {
+		t.Errorf("after the bad piece: %v, %d bytes wasted; want seeding, %d", st.State, st.Wasted, 16<<10)
 	}
+}
+
+// TestSkippedWhileHashing: a good piece whose only file the user skips
+// while it is being hashed cannot be written (storage.ErrNotWanted). That
+// is no storage failure: the piece is dropped and the torrent goes on.
+func TestSkippedWhileHashing(t *testing.T) {
+	good := func(fx fixture, piece int) []byte {
+		src, _ := fx.mi.Info.FilePath(fx.dataDir, 1)
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b[(piece-2)*16<<10 : (piece-1)*16<<10]
+	}
+	_, tor, piece := hashingWhenSkipped(t, good)
+	st := tor.Stats()
+	if st.State != StateSeeding || st.Err != nil {
+		t.Fatalf("after skipping a file whose piece was being hashed: %v (%v); want seeding, no error", st.State, st.Err)
+	}
+	// The piece is not counted as ours, so wanting the file again
+	// downloads it again.
+	tor.call(func() {
+		if tor.have.Has(piece) {
+			t.Errorf("piece %d marked as had, but it was never written", piece)
+		}
+	})
 }
 
 // TestIdleParksWithoutDataDir: without a resume store the resume data is
@@ -268,90 +304,4 @@ func TestIdleParksWithoutDataDir(t *testing.T) {
 	}
 	waitComplete(t, tor, 10*time.Second)
 	waitParked(t, tor)
-}
-
-// TestSkippedWhileHashing: a good piece whose only file the user skips
-// while it is being hashed cannot be written (storage.ErrNotWanted). That
-// is no storage failure: the piece is dropped and the torrent goes on.
-func TestSkippedWhileHashing(t *testing.T) {
-	const pieceLen = 16 << 10 // one block per piece
-	fx := makeFixture(t, pieceLen, 2*pieceLen, 2*pieceLen)
-	out := t.TempDir()
-	src0, _ := fx.mi.Info.FilePath(fx.dataDir, 0)
-	src1, _ := fx.mi.Info.FilePath(fx.dataDir, 1)
-	data0, err := os.ReadFile(src0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data1, err := os.ReadFile(src1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst, _ := fx.mi.Info.FilePath(out, 0)
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(dst, data0, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	s := newTestSession(t, Config{NoListen: true, HashWorkers: 1})
-	tor, err := s.AddTorrent(fx.mi, AddOptions{SavePath: out})
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for tor.Stats().State != StateDownloading {
-		if time.Now().After(deadline) {
-			t.Fatalf("not downloading after its check: %+v", tor.Stats())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	s.hashSem <- struct{}{} // hashing waits until the test lets it go
-	var piece int
-	tor.call(func() {
-		tor.ensurePeerChans()
-		all := bitfield.New(fx.mi.Info.NumPieces())
-		all.SetAll()
-		if err := tor.picker.AddPeer(-1, all); err != nil {
-			t.Error(err)
-			return
-		}
-		blocks := tor.picker.Pick(-1, 1)
-		if len(blocks) != 1 || !tor.picker.Received(-1, blocks[0]).PieceDone {
-			t.Errorf("picked %v: not a whole piece", blocks)
-			return
-		}
-		tor.picker.RemovePeer(-1)
-		piece = blocks[0].Piece
-		if !s.budget.TryAcquire(pieceLen) {
-			t.Error("no piece memory")
-			return
-		}
-		good := slices.Clone(data1[(piece-2)*pieceLen : (piece-1)*pieceLen])
-		tor.hashPiece(piece, &pieceBuf{data: good, senders: make([]netip.Addr, 1)})
-		tor.filePrio[1] = PrioritySkip
-		tor.applyPriorities()
-	})
-	if t.Failed() {
-		return
-	}
-	<-s.hashSem
-	deadline = time.Now().Add(10 * time.Second)
-	for s.budget.InUse() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d bytes of piece memory still held", s.budget.InUse())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	st := tor.Stats()
-	if st.State != StateSeeding || st.Err != nil {
-		t.Fatalf("after skipping a file whose piece was being hashed: %v (%v); want seeding, no error", st.State, st.Err)
-	}
-	// The piece is not counted as ours, so wanting the file again
-	// downloads it again.
-	tor.call(func() {
-		if tor.have.Has(piece) {
-			t.Errorf("piece %d marked as had, but it was never written", piece)
-		}
-	})
 }
