@@ -101,17 +101,8 @@ func runHash(cfg hashConfig) error {
 	}
 	defer os.RemoveAll(tmp)
 
-	data := filepath.Join(tmp, "data.bin")
-	fmt.Fprintf(os.Stderr, "bench: writing %d bytes of test data to %s\n", cfg.Size, data)
-	if err := writeRandomFile(data, cfg.Size); err != nil {
-		return err
-	}
-	shoalBin := filepath.Join(tmp, "shoal")
-	fmt.Fprintln(os.Stderr, "bench: building shoal")
-	if err := buildShoal(shoalBin); err != nil {
-		return err
-	}
-	if err := warmCache(data); err != nil {
+	data, shoalBin, err := prepareHashRun(tmp, cfg.Size)
+	if err != nil {
 		return err
 	}
 	loadAvg := readLoadAvg()
