@@ -41,6 +41,7 @@ type Session struct {
 	pieceBufs piecePools           // recycled piece buffers
 
 	hashSem  chan struct{} // bounds concurrent piece hashing
+	hasher   pieceHasher   // checks downloaded pieces, in pairs when it can
 	diskSem  chan struct{} // bounds concurrent piece writes
 	halfOpen chan struct{} // bounds outgoing connection attempts
 
@@ -76,6 +77,8 @@ func NewSession(cfg Config) (*Session, error) {
 		torrents: make(map[metainfo.InfoHash]*Torrent),
 		banned:   make(map[netip.Addr]string),
 	}
+	s.hasher = pieceHasher{sem: s.hashSem, stop: ctx.Done(), wg: &s.wg,
+		arrived: make(chan struct{}, 1), pairWait: defaultPairWait}
 	s.downLimit = newLimiter(cfg.DownloadRate)
 	s.upLimit = newLimiter(cfg.UploadRate)
 	if cfg.DataDir != "" {

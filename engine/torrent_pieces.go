@@ -231,11 +231,11 @@ func (t *Torrent) verifyAndWrite(st interface {
 	WritePiece(int, []byte) error
 }, gen, i int, pb *pieceBuf, want [sha1.Size]byte) (pieceResult, bool) {
 	r := pieceResult{gen: gen, piece: i, buf: pb}
-	if !acquire(t.ctx, t.s.hashSem) {
+	ok, alive := t.s.hasher.check(t.ctx.Done(), pb.data, want)
+	if !alive {
 		return r, false
 	}
-	r.ok = sha1.Sum(pb.data) == want
-	<-t.s.hashSem
+	r.ok = ok
 	if r.ok {
 		if !acquire(t.ctx, t.s.diskSem) {
 			return r, false
