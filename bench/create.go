@@ -105,16 +105,9 @@ func runCreate(cfg createConfig) error {
 		fmt.Fprintf(os.Stderr, "bench: run %d: shoal %.3f s, mktorrent %.3f s\n", i+1, shoalWall[i], mkWall[i])
 	}
 
-	shoalHash, err := infoHash(shoalBin, shoalOut)
+	shoalHash, err := sameInfoHash(shoalBin, shoalOut, mkOut)
 	if err != nil {
-		return fmt.Errorf("reading shoal's torrent: %w", err)
-	}
-	mkHash, err := infoHash(shoalBin, mkOut)
-	if err != nil {
-		return fmt.Errorf("reading mktorrent's torrent: %w", err)
-	}
-	if shoalHash != mkHash {
-		return fmt.Errorf("info hashes differ for the same file and piece length: shoal %s, mktorrent %s", shoalHash, mkHash)
+		return err
 	}
 
 	res := createResult{
@@ -124,7 +117,7 @@ func runCreate(cfg createConfig) error {
 		SizeBytes: cfg.Size,
 		Runs:      cfg.Runs,
 		Shoal:     summarize(cfg.Size, shoalWall, shoalCPU, shoalHash),
-		Mktorrent: summarize(cfg.Size, mkWall, mkCPU, mkHash),
+		Mktorrent: summarize(cfg.Size, mkWall, mkCPU, shoalHash),
 		// The temp dir is gone after the run; name it $TMP.
 		Commands: []string{
 			strings.ReplaceAll("shoal "+strings.Join(shoalArgs, " "), tmp, "$TMP"),
@@ -333,4 +326,22 @@ func prepareHashRun(tmp string, size int64) (data, shoalBin string, err error) {
 		return "", "", err
 	}
 	return data, shoalBin, warmCache(data)
+}
+
+// sameInfoHash returns the info hash of the torrent shoal made, after
+// checking that mktorrent's torrent of the same file has the same one: a
+// speed is only worth reporting for a torrent that is right.
+func sameInfoHash(shoalBin, shoalTorrent, mkTorrent string) (string, error) {
+	shoalHash, err := infoHash(shoalBin, shoalTorrent)
+	if err != nil {
+		return "", fmt.Errorf("reading shoal's torrent: %w", err)
+	}
+	mkHash, err := infoHash(shoalBin, mkTorrent)
+	if err != nil {
+		return "", fmt.Errorf("reading mktorrent's torrent: %w", err)
+	}
+	if shoalHash != mkHash {
+		return "", fmt.Errorf("info hashes differ for the same file and piece length: shoal %s, mktorrent %s", shoalHash, mkHash)
+	}
+	return shoalHash, nil
 }

@@ -32,14 +32,9 @@ func (l *lazyStorage) get() (*storage.FileStorage, error) {
 		return nil, storage.ErrClosed
 	}
 	if l.fs == nil {
-		fs, err := storage.NewFileStorage(l.t.savePath, l.t.diskInfo, storage.FileOptions{
-			MaxOpenFiles: l.t.s.cfg.MaxOpenFiles,
-			Wanted:       l.wanted,
-			// As Torrent.start: a seeding torrent may download again
-			// when a skipped file becomes wanted.
-			DirectWrites:     !l.t.s.cfg.CachedWrites,
-			DirectWritesGate: &l.t.directGate,
-		})
+		// As Torrent.start: a seeding torrent may download again when a
+		// skipped file becomes wanted.
+		fs, err := storage.NewFileStorage(l.t.savePath, l.t.diskInfo, l.t.fileOptions(l.wanted))
 		if err != nil {
 			return nil, err
 		}

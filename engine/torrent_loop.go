@@ -97,12 +97,7 @@ func (t *Torrent) start() {
 	if t.state != StateStopped && t.state != StateError {
 		return
 	}
-	st, err := storage.NewFileStorage(t.savePath, t.diskInfo, storage.FileOptions{
-		MaxOpenFiles:     t.s.cfg.MaxOpenFiles,
-		Wanted:           t.wantedFiles(),
-		DirectWrites:     !t.s.cfg.CachedWrites,
-		DirectWritesGate: &t.directGate,
-	})
+	st, err := storage.NewFileStorage(t.savePath, t.diskInfo, t.fileOptions(t.wantedFiles()))
 	if err != nil {
 		t.state, t.err = StateError, err
 		return
