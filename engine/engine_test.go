@@ -168,12 +168,19 @@ func TestSwarmOfEight(t *testing.T) {
 	if _, err := seeder.AddTorrent(fx.mi, AddOptions{SavePath: fx.dataDir}); err != nil {
 		t.Fatal(err)
 	}
+	leechSwarm(t, fx, seeder, 8, Config{})
+}
+
+// leechSwarm starts n leechers of fx, each a session with cfg that knows
+// the seeder and every leecher started before it, and checks that each
+// one completes with the seeder's content.
+func leechSwarm(t *testing.T, fx fixture, seeder *Session, n int, cfg Config) {
+	t.Helper()
+	addrs := []netip.AddrPort{addrOf(t, seeder)}
 	var torrents []*Torrent
 	var dirs []string
-	var addrs []netip.AddrPort
-	addrs = append(addrs, addrOf(t, seeder))
-	for i := 0; i < 8; i++ {
-		s := newTestSession(t, Config{})
+	for range n {
+		s := newTestSession(t, cfg)
 		dir := t.TempDir()
 		tor, err := s.AddTorrent(fx.mi, AddOptions{SavePath: dir, Peers: addrs})
 		if err != nil {

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"net"
-	"net/netip"
 	"testing"
 	"time"
 
@@ -182,23 +181,7 @@ func TestSuperSeedSwarm(t *testing.T) {
 	if _, err := seeder.AddTorrent(fx.mi, AddOptions{SavePath: fx.dataDir}); err != nil {
 		t.Fatal(err)
 	}
-	addrs := []netip.AddrPort{addrOf(t, seeder)}
-	var torrents []*Torrent
-	var dirs []string
-	for range 4 {
-		s := newTestSession(t, Config{UploadRate: rate})
-		dir := t.TempDir()
-		tor, err := s.AddTorrent(fx.mi, AddOptions{SavePath: dir, Peers: addrs})
-		if err != nil {
-			t.Fatal(err)
-		}
-		addrs = append(addrs, addrOf(t, s))
-		torrents, dirs = append(torrents, tor), append(dirs, dir)
-	}
-	for i, tor := range torrents {
-		waitComplete(t, tor, 60*time.Second)
-		sameContent(t, fx.mi, fx.dataDir, dirs[i])
-	}
+	leechSwarm(t, fx, seeder, 4, Config{UploadRate: rate})
 }
 
 // TestNeedsHave: a HAVE is skipped only for an interested peer that has
