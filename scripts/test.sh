@@ -15,7 +15,7 @@ STATICCHECK_VERSION=v0.8.2
 step() { printf '\n== %s\n' "$*"; }
 
 # Debian packages: the real clients our interop tests run against.
-packages=(python3-libtorrent transmission-cli transmission-daemon aria2 mktorrent opentracker openssl)
+packages=(python3-libtorrent transmission-cli transmission-daemon aria2 mktorrent opentracker openssl iproute2)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
