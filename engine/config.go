@@ -65,8 +65,34 @@ type Config struct {
 	// SuperSeed says when a torrent that starts complete super-seeds
 	// (BEP 16; default SuperSeedAuto: when its upload is capped).
 	SuperSeed SuperSeedMode
+	// DHT runs a DHT node (BEP 5) in the session, a peer source for every
+	// torrent that is not private (BEP 27). Off unless DHT.Enabled: a
+	// program embedding the engine decides whether it talks to the world.
+	DHT DHTConfig
+	// LSD announces torrents on the local network by multicast and finds
+	// peers there (BEP 14). Off by default, as in Transmission.
+	LSD bool
+	// NoPEX turns off peer exchange (BEP 11), which is otherwise used with
+	// every peer that supports it, for torrents that are not private.
+	NoPEX bool
 	// Logger receives the engine's logs (default: discard).
 	Logger *slog.Logger
+}
+
+// DHTConfig configures the session's DHT node.
+type DHTConfig struct {
+	// Enabled runs the node.
+	Enabled bool
+	// ListenAddr is the UDP address of the node. Empty: the host and port
+	// of the TCP listener (the port peers learn from our PORT message).
+	ListenAddr string
+	// Bootstrap lists "host:port" nodes to join the DHT through. Nil:
+	// dht.DefaultBootstrap, the well-known public routers; tests give
+	// local nodes.
+	Bootstrap []string
+	// ReadOnly makes the node query only, never answer (BEP 43): for
+	// hosts that cannot be reached from outside.
+	ReadOnly bool
 }
 
 func (c Config) withDefaults() Config {

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"time"
 
+	"shoal/metainfo"
 	"shoal/peerwire"
 )
 
@@ -28,12 +29,13 @@ type handshakedConn struct {
 	incoming bool
 }
 
-// ourReserved advertises the extension protocol (BEP 10) and the fast
-// extension (BEP 6).
-func ourReserved() peerwire.Reserved {
+// ourReserved advertises the extension protocol (BEP 10), the fast
+// extension (BEP 6) and, while the session runs a DHT node, the DHT (BEP 5).
+func (s *Session) ourReserved() peerwire.Reserved {
 	var r peerwire.Reserved
 	r.SetExtended(true)
 	r.SetFast(true)
+	r.SetDHT(s.dht != nil)
 	return r
 }
 
@@ -80,7 +82,7 @@ func (s *Session) handleIncoming(nc net.Conn) {
 		nc.Close()
 		return
 	}
-	hs := peerwire.Handshake{Reserved: ourReserved(), InfoHash: ih, PeerID: s.peerID}
+	hs := peerwire.Handshake{Reserved: s.ourReserved(), InfoHash: ih, PeerID: s.peerID}
 	if err := peerwire.WriteHandshake(nc, hs); err != nil {
 		nc.Close()
 		return
@@ -97,6 +99,13 @@ func (s *Session) handleIncoming(nc net.Conn) {
 // dial connects to addr for torrent t and completes the handshake. It waits
 // for a half-open slot first, so at most MaxHalfOpen attempts run at once.
 func (s *Session) dial(ctx context.Context, t *Torrent, addr netip.AddrPort) (*handshakedConn, error) {
+	return s.dialAs(ctx, t.infoHash, s.peerID, addr)
+}
+
+// dialAs is dial for an info hash, with or without a torrent, under peer
+// id ourID: a magnet link's metadata is fetched before there is a torrent,
+// under a peer id of its own (fetch.go).
+func (s *Session) dialAs(ctx context.Context, infoHash metainfo.InfoHash, ourID peerwire.PeerID, addr netip.AddrPort) (*handshakedConn, error) {
 	select {
 	case s.halfOpen <- struct{}{}:
 	case <-ctx.Done():
@@ -112,7 +121,7 @@ func (s *Session) dial(ctx context.Context, t *Torrent, addr netip.AddrPort) (*h
 		return nil, err
 	}
 	nc.SetDeadline(time.Now().Add(handshakeTimeout))
-	hs := peerwire.Handshake{Reserved: ourReserved(), InfoHash: t.infoHash, PeerID: s.peerID}
+	hs := peerwire.Handshake{Reserved: s.ourReserved(), InfoHash: infoHash, PeerID: ourID}
 	if err := peerwire.WriteHandshake(nc, hs); err != nil {
 		nc.Close()
 		return nil, err
@@ -122,7 +131,7 @@ func (s *Session) dial(ctx context.Context, t *Torrent, addr netip.AddrPort) (*h
 		nc.Close()
 		return nil, err
 	}
-	if ih != t.infoHash {
+	if ih != infoHash {
 		nc.Close()
 		return nil, fmt.Errorf("peer answered for info hash %s", ih)
 	}
@@ -131,7 +140,7 @@ func (s *Session) dial(ctx context.Context, t *Torrent, addr netip.AddrPort) (*h
 		nc.Close()
 		return nil, err
 	}
-	if id == s.peerID {
+	if id == s.peerID || id == ourID {
 		nc.Close()
 		return nil, errSelfConnection
 	}

@@ -15,6 +15,8 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"shoal/dht"
+	"shoal/lsd"
 	"shoal/metainfo"
 	"shoal/peerwire"
 	"shoal/storage"
@@ -51,6 +53,9 @@ type Session struct {
 	handshaking atomic.Int64 // incoming connections still in their handshake
 
 	work sessionWork // check and resume-writing queues
+
+	dht *dht.Node    // the DHT node (BEP 5); nil when Config.DHT is off
+	lsd *lsd.Service // local service discovery (BEP 14); nil when off
 
 	mu       sync.RWMutex
 	torrents map[metainfo.InfoHash]*Torrent
@@ -103,6 +108,15 @@ func NewSession(cfg Config) (*Session, error) {
 			return nil, fmt.Errorf("engine: listen: %w", err)
 		}
 		s.listener = ln
+	}
+	if err := s.startDHT(); err != nil {
+		s.closeEarly()
+		return nil, err
+	}
+	if err := s.startLSD(); err != nil {
+		s.log.Warn("local service discovery not started", "err", err)
+	}
+	if s.listener != nil {
 		s.wg.Add(1)
 		go s.acceptLoop()
 	}
@@ -174,10 +188,28 @@ func (s *Session) Close() error {
 		t.enter()()
 	}
 	s.wg.Wait()
+	// After the torrents: their DHT and LSD sources have ended.
+	if s.lsd != nil {
+		s.lsd.Close()
+	}
+	if s.dht != nil {
+		s.dht.Close()
+	}
 	if s.resume != nil {
 		return s.resume.Close()
 	}
 	return nil
+}
+
+// closeEarly undoes what NewSession opened before it failed.
+func (s *Session) closeEarly() {
+	s.cancel()
+	if s.listener != nil {
+		s.listener.Close()
+	}
+	if s.resume != nil {
+		s.resume.Close()
+	}
 }
 
 // ban refuses connections from ip for the rest of the session.

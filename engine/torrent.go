@@ -249,6 +249,7 @@ func (s *Session) addTorrent(mi *metainfo.MetaInfo, opts AddOptions, rec *storag
 	if len(opts.Peers) > 0 {
 		t.sources = append(t.sources, sources.Manual{Peers: opts.Peers})
 	}
+	t.sources = append(t.sources, s.discoverySources(mi.Info.Private)...)
 	s.torrents[mi.InfoHash] = t
 	// The session waits for the torrent until its loop ends for good, not
 	// for each of its loop goroutines (see torrent_idle.go).

@@ -101,8 +101,10 @@ func (t *Torrent) handleMessage(p *peer, m peerwire.Message) error {
 			p.allowedFast[m.Index] = true
 			t.fillRequests(p)
 		}
-	case peerwire.Suggest, peerwire.Port:
-		// Hints we do not act on yet (the DHT comes later).
+	case peerwire.Suggest:
+		// A hint we do not act on: our picker's order serves the swarm.
+	case peerwire.Port:
+		t.peerDHTPort(p, m)
 	case peerwire.Extended:
 		if m.ExtendedID == 0 {
 			hs, err := peerwire.ParseExtendedHandshake(m.Payload)

@@ -40,6 +40,7 @@ type peer struct {
 	// pieces it may have while choked, while it is starting (torrent_fast.go).
 	allowedFastOut []uint32
 	extended       bool // both sides support BEP 10
+	dht            bool // both sides run a DHT node (BEP 5): PORT messages are sent
 	connectedAt    time.Time
 
 	has         *bitfield.Bitfield // pieces the peer has; nil until it tells us
@@ -260,7 +261,7 @@ func (t *Torrent) addPeer(hc *handshakedConn) {
 	}
 	t.s.conns.Add(1)
 	t.nextKey++
-	ours := ourReserved()
+	ours := t.s.ourReserved()
 	p := &peer{
 		key:         t.nextKey,
 		addr:        hc.addr,
@@ -269,6 +270,7 @@ func (t *Torrent) addPeer(hc *handshakedConn) {
 		incoming:    hc.incoming,
 		fast:        ours.Fast() && hc.reserved.Fast(),
 		extended:    ours.Extended() && hc.reserved.Extended(),
+		dht:         ours.DHT() && hc.reserved.DHT(),
 		connectedAt: time.Now(),
 		reqq:        defaultReqq,
 		slowStart:   16,
@@ -335,6 +337,7 @@ func (t *Torrent) sendInitial(p *peer) {
 		p.conn.Send(peerwire.Message{ID: peerwire.Bitfield, Payload: append([]byte(nil), t.have.Bytes()...)})
 	}
 	t.sendAllowedFast(p)
+	t.sendDHTPort(p)
 }
 
 func (t *Torrent) listenPort() int {

@@ -89,7 +89,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		return usageError{err}
 	})
 	root.CompletionOptions.HiddenDefaultCmd = true
-	root.AddCommand(newCreateCommand(), newInfoCommand(), newGetCommand(), newSeedCommand(), newDemoCommand(), newVerifyCommand(), newTrackerCommand())
+	root.AddCommand(newCreateCommand(), newInfoCommand(), newGetCommand(), newSeedCommand(), newDemoCommand(), newVerifyCommand(), newTrackerCommand(), newDHTCommand())
 	return root
 }
 
