@@ -335,7 +335,7 @@ func (e *pairEnv) seederCommand(client, dir, listen string) *exec.Cmd {
 	host, port, _ := net.SplitHostPort(listen)
 	if client == "shoal" {
 		return exec.Command(e.shoalBin, "seed", e.torrent, e.source, "--bind", host, "--port", port,
-			"--data-dir", filepath.Join(dir, "seeder-data"))
+			"--data-dir", filepath.Join(dir, "seeder-data"), "--no-dht")
 	}
 	args := []string{e.script, "seed", e.torrent, filepath.Dir(e.source), "--listen", listen}
 	if e.cfg.HighPerf {
@@ -348,7 +348,7 @@ func (e *pairEnv) leecherCommand(client, dir, outDir, listen, peer string) *exec
 	host, port, _ := net.SplitHostPort(listen)
 	if client == "shoal" {
 		args := append([]string{"get", e.torrent, "-o", outDir, "--peer", peer, "--bind", host,
-			"--port", port, "--data-dir", filepath.Join(dir, "leecher-data"), "--json"}, e.cfg.GetFlags...)
+			"--port", port, "--data-dir", filepath.Join(dir, "leecher-data"), "--json", "--no-dht"}, e.cfg.GetFlags...)
 		return exec.Command(e.shoalBin, args...)
 	}
 	args := []string{e.script, "get", e.torrent, outDir, "--listen", listen, "--peer", peer}

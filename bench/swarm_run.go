@@ -91,7 +91,7 @@ func (e *swarmEnv) swarmTimeout() time.Duration {
 
 func (e *swarmEnv) shoalCommand(ip string, port int, outDir, dataDir string, peers []string) *exec.Cmd {
 	args := []string{"get", e.torrent, "-o", outDir, "--seed", "--json", "--bind", ip, "--port", strconv.Itoa(port),
-		"--max-up", strconv.FormatInt(e.cfg.Rate, 10), "--data-dir", dataDir}
+		"--max-up", strconv.FormatInt(e.cfg.Rate, 10), "--data-dir", dataDir, "--no-dht"}
 	for _, p := range peers {
 		args = append(args, "--peer", p)
 	}

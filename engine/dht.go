@@ -79,6 +79,15 @@ func (s *Session) dhtSource() sources.Source {
 	return dhtSource{node: s.dht}
 }
 
+// dhtNodes is the number of nodes in the DHT routing table; 0 without a
+// DHT node.
+func (s *Session) dhtNodes() int {
+	if s.dht == nil {
+		return 0
+	}
+	return s.dht.Stats().Nodes
+}
+
 // dhtSource finds a torrent's peers through the DHT and announces the
 // torrent there while it runs.
 type dhtSource struct {

@@ -65,6 +65,9 @@ type Stats struct {
 	// Peers is the number of connected peers; Seeds of those that have
 	// every piece; KnownPeers of addresses we know.
 	Peers, Seeds, KnownPeers int
+	// PEXPeers counts the addresses peers told us about through peer
+	// exchange (BEP 11) that we did not know yet.
+	PEXPeers int
 	// CompletedAt is when every wanted piece was verified (zero if not yet).
 	CompletedAt time.Time
 	// Trackers is the state of each of the torrent's trackers.
@@ -99,7 +102,7 @@ type FileStats struct {
 // Stats returns a snapshot of the torrent's state and counters.
 func (t *Torrent) Stats() Stats {
 	var st Stats
-	if err := t.call(func() { st = t.stats() }); err != nil {
+	if err := t.call(func() { st = t.stats(); st.PEXPeers = t.pexLearned }); err != nil {
 		st.State, st.Err = StateStopped, err
 	}
 	st.Trackers = t.Trackers()

@@ -123,6 +123,8 @@ type Torrent struct {
 	trackers      *tracker.Source    // also in sources; nil without trackers (set before the loop starts)
 	ticks         int
 	superSeed     *superSeeder // BEP 16 state while super-seeding; nil otherwise
+	pexLearned    int          // new addresses learned through peer exchange (BEP 11)
+	metaServed    int          // ut_metadata pieces sent to peers (BEP 9)
 
 	// A parked torrent has no loop goroutine (see torrent_idle.go).
 	wakeMu    sync.Mutex

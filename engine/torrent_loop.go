@@ -282,6 +282,7 @@ func (t *Torrent) tick(now time.Time) {
 		t.rechoke(now)
 	}
 	t.superSeedTick()
+	t.pexTick(now)
 	if t.resumeDirty && !t.savingResume && t.ticks%int(max(1, t.s.cfg.ResumeInterval/time.Second)) == 0 {
 		t.saveResume()
 	}

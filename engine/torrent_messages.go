@@ -106,18 +106,7 @@ func (t *Torrent) handleMessage(p *peer, m peerwire.Message) error {
 	case peerwire.Port:
 		t.peerDHTPort(p, m)
 	case peerwire.Extended:
-		if m.ExtendedID == 0 {
-			hs, err := peerwire.ParseExtendedHandshake(m.Payload)
-			if err != nil {
-				return protocolError("extension handshake: %v", err)
-			}
-			if hs.Reqq > 0 {
-				p.reqq = min(hs.Reqq, maxReqq)
-			}
-			if hs.V != "" {
-				p.client = hs.V
-			}
-		}
+		return t.handleExtended(p, m)
 	}
 	return nil
 }

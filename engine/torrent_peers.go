@@ -39,8 +39,9 @@ type peer struct {
 	// allowedFastOut is the BEP 6 allowed fast set we gave the peer:
 	// pieces it may have while choked, while it is starting (torrent_fast.go).
 	allowedFastOut []uint32
-	extended       bool // both sides support BEP 10
-	dht            bool // both sides run a DHT node (BEP 5): PORT messages are sent
+	extended       bool    // both sides support BEP 10
+	ext            peerExt // its extended handshake and our extensions' state with it
+	dht            bool    // both sides run a DHT node (BEP 5): PORT messages are sent
 	connectedAt    time.Time
 
 	has         *bitfield.Bitfield // pieces the peer has; nil until it tells us
@@ -316,15 +317,7 @@ func (t *Torrent) keepNewDuplicate(hc *handshakedConn) bool {
 // extension allows (BEP 6), else as a bitfield (omitted when empty).
 func (t *Torrent) sendInitial(p *peer) {
 	if p.extended {
-		hs := peerwire.ExtendedHandshake{V: clientName(), Reqq: ourReqq}
-		hs.YourIP = p.addr.Addr()
-		if port := t.listenPort(); port != 0 {
-			hs.P = port
-		}
-		payload, err := hs.Marshal()
-		if err == nil {
-			p.conn.Send(peerwire.Message{ID: peerwire.Extended, ExtendedID: 0, Payload: payload})
-		}
+		t.sendExtendedHandshake(p)
 	}
 	switch {
 	case t.superSeed != nil:

@@ -394,7 +394,7 @@ func shoalGet(t *testing.T, f fixture, peers ...string) (p *proc, saveDir string
 	requireShoal(t)
 	saveDir = t.TempDir()
 	args := []string{"get", f.torrent, "-o", saveDir, "--bind", shoalIP, "--port", strconv.Itoa(freePort(t)),
-		"--data-dir", t.TempDir(), "--json"}
+		"--data-dir", t.TempDir(), "--json", "--no-dht"}
 	for _, peer := range peers {
 		args = append(args, "--peer", peer)
 	}
@@ -446,7 +446,7 @@ func shoalSeed(t *testing.T, f fixture, peers ...string) (p *proc, addr string) 
 	requireShoal(t)
 	addr = hostPort(shoalIP, freePort(t))
 	host, port, _ := net.SplitHostPort(addr)
-	args := []string{"seed", f.torrent, f.content, "--bind", host, "--port", port, "--data-dir", t.TempDir()}
+	args := []string{"seed", f.torrent, f.content, "--bind", host, "--port", port, "--data-dir", t.TempDir(), "--no-dht"}
 	for _, peer := range peers {
 		args = append(args, "--peer", peer)
 	}

@@ -1,7 +1,8 @@
 // Package peerwire encodes and decodes the BitTorrent peer wire protocol:
 // the handshake and the messages of BEP 3, the DHT port message of BEP 5,
 // the fast extension of BEP 6 (including the canonical allowed-fast set),
-// and the extension protocol handshake of BEP 10.
+// the extension protocol handshake of BEP 10, and the payloads of two
+// extension messages: ut_metadata (BEP 9) and ut_pex (BEP 11).
 //
 // Everything read from a peer is untrusted: every length prefix is bounded
 // before any payload is read, fixed-size messages must have exactly their

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
+	"net/netip"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -31,14 +31,21 @@ type getOptions struct {
 func newGetCommand() *cobra.Command {
 	var opts getOptions
 	cmd := &cobra.Command{
-		Use:   "get TORRENT",
+		Use:   "get TORRENT|MAGNET",
 		Short: "Download a torrent (and optionally seed it)",
 		Long: `Download the torrent described by the .torrent file TORRENT into DIR (-o, default
 the current directory), under the torrent's name, as other clients do.
 
 Existing data is checked first, so an interrupted download resumes without
 fetching verified pieces again (resume data lives in --data-dir). Peers
-come from the torrent's trackers, any --tracker given, and --peer.
+come from the torrent's trackers, any --tracker given, --peer, the DHT
+(unless --no-dht) and peer exchange.
+
+For a magnet link (an argument starting with "magnet:"), the torrent's
+metadata is first fetched from peers (BEP 9): those of the link's trackers
+(tr), its peer addresses (x.pe), --peer and the DHT. The link's name (dn)
+is shown until the metadata arrives. To keep the .torrent, see shoal info
+--fetch.
 
 shoal get exits 0 once every wanted piece is verified; with --seed it keeps
 uploading until interrupted, with --seed-ratio R until it has uploaded R
@@ -49,8 +56,9 @@ times the wanted size. Ctrl-C stops cleanly.
 this run), uploaded, verified_at_start (pieces valid before downloading)
 and seconds.`,
 		Example: `  shoal get album.torrent -o ~/Music --peer 192.0.2.7:6881
+  shoal get 'magnet:?xt=urn:btih:...&dn=album' -o ~/Music
   shoal get big.torrent --only 0,2,5-7 --max-down 10M --seed-ratio 1.5`,
-		Args: exactArgs(1, "TORRENT"),
+		Args: exactArgs(1, "TORRENT or MAGNET"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runGet(cmd.Context(), args[0], &opts, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
@@ -78,22 +86,59 @@ type doneJSON struct {
 }
 
 func runGet(ctx context.Context, arg string, o *getOptions, stdout, stderr io.Writer) error {
-	if strings.HasPrefix(strings.ToLower(arg), "magnet:") {
-		return errors.New("magnet links need metadata from peers, which shoal get cannot fetch yet: give a .torrent file")
-	}
 	if o.seedRatio < 0 {
 		return usagef("--seed-ratio must not be negative")
 	}
-	mi, err := metainfo.Load(arg)
-	if err != nil {
-		return err
-	}
-	add := engine.AddOptions{SavePath: o.outDir, Sequential: o.sequential, Trackers: o.trackers}
 	for _, u := range o.trackers {
 		if err := tracker.CheckURL(u); err != nil {
 			return usagef("--tracker: %v", err)
 		}
 	}
+	var (
+		mi     *metainfo.MetaInfo
+		magnet *metainfo.Magnet
+		err    error
+	)
+	if isMagnet(arg) {
+		if magnet, err = parseMagnetArg(arg); err != nil {
+			return err
+		}
+		if err := checkMagnetSources(magnet, &o.sessionFlags, o.trackers); err != nil {
+			return err
+		}
+	} else if mi, err = metainfo.Load(arg); err != nil {
+		return err
+	}
+	peers, err := o.resolvePeers(ctx)
+	if err != nil {
+		return usageError{err}
+	}
+	out := stderr
+	if o.asJSON {
+		out = stdout
+	}
+	sp := &statusPrinter{w: out, terminal: !o.asJSON && isTerminal(stderr), asJSON: o.asJSON}
+	start := time.Now()
+	sess, err := o.newSession()
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+	if magnet != nil {
+		sp.name = magnetDisplayName(magnet)
+		peers = append(peers, magnetPeerAddrs(magnet)...)
+		mi, err = fetchMetadata(ctx, sess, magnet, engine.FetchOptions{Peers: peers, Trackers: o.trackers}, sp)
+		if err != nil {
+			return err
+		}
+	}
+	return download(ctx, sess, mi, peers, o, sp, start, stdout, stderr)
+}
+
+// download runs the torrent of get until it is done.
+func download(ctx context.Context, sess *engine.Session, mi *metainfo.MetaInfo, peers []netip.AddrPort, o *getOptions,
+	sp *statusPrinter, start time.Time, stdout, stderr io.Writer) error {
+	add := engine.AddOptions{SavePath: o.outDir, Sequential: o.sequential, Trackers: o.trackers, Peers: peers}
 	if len(o.trackers) > 0 && mi.Info.Private {
 		return usagef("--tracker: the torrent is private (BEP 27): it may use only the trackers it names")
 	}
@@ -109,28 +154,16 @@ func runGet(ctx context.Context, arg string, o *getOptions, stdout, stderr io.Wr
 			}
 		}
 	}
-	if add.Peers, err = o.resolvePeers(ctx); err != nil {
-		return usageError{err}
-	}
-	start := time.Now()
-	sess, err := o.newSession()
-	if err != nil {
-		return err
-	}
-	defer sess.Close()
 	tor, err := sess.AddTorrent(mi, add)
 	if err != nil {
 		return err
 	}
-	if len(add.Peers) == 0 && len(tracker.Tiers(mi.Announce, mi.AnnounceList, o.trackers...)) == 0 && !o.asJSON {
-		// No tracker, no peer, and no DHT yet: say why nothing happens.
+	noDHT := o.noDHT || mi.Info.Private
+	if len(add.Peers) == 0 && len(tracker.Tiers(mi.Announce, mi.AnnounceList, o.trackers...)) == 0 && noDHT && !o.asJSON {
+		// No tracker, no peer, no DHT: say why nothing happens.
 		fmt.Fprintf(stderr, "no --peer given: waiting for peers to connect to %s\n", sess.Addr())
 	}
-	out := stderr
-	if o.asJSON {
-		out = stdout
-	}
-	sp := &statusPrinter{w: out, terminal: !o.asJSON && isTerminal(stderr), asJSON: o.asJSON, name: mi.Info.Name}
+	sp.name = mi.Info.Name
 	if err := watch(ctx, tor, sp, func(st engine.Stats) bool { return o.finished(tor, st) }); err != nil {
 		return err
 	}

@@ -222,7 +222,7 @@ func doneLine(t *testing.T, r result) getLine {
 // getArgs are the flags every test get needs: a private data directory,
 // any free port on loopback, the seeder.
 func getArgs(torrent, out, dataDir string, peers ...string) []string {
-	args := []string{"get", torrent, "-o", out, "--data-dir", dataDir, "--port", "0", "--bind", "127.0.0.1"}
+	args := []string{"get", torrent, "-o", out, "--data-dir", dataDir, "--port", "0", "--bind", "127.0.0.1", "--no-dht"}
 	for _, p := range peers {
 		args = append(args, "--peer", p)
 	}
@@ -329,7 +329,7 @@ func TestGetSeedRatio(t *testing.T) {
 	port := freePort(t)
 	outA := t.TempDir()
 	argsA := []string{"get", c.torrent, "-o", outA, "--data-dir", t.TempDir(), "--bind", "127.0.0.1",
-		"--port", port, "--peer", seedAddr, "--seed-ratio", "1", "--json"}
+		"--port", port, "--peer", seedAddr, "--seed-ratio", "1", "--json", "--no-dht"}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	resultC := make(chan result, 1)
@@ -392,7 +392,7 @@ func TestGetBadInputs(t *testing.T) {
 	multi := makeContent(t, "multi", 16<<10, 1000, 2000)
 	dir := t.TempDir()
 	base := func(torrent string, extra ...string) []string {
-		return append([]string{"get", torrent, "-o", dir, "--data-dir", dir, "--port", "0"}, extra...)
+		return append([]string{"get", torrent, "-o", dir, "--data-dir", dir, "--port", "0", "--no-dht"}, extra...)
 	}
 	tests := []struct {
 		name string
@@ -401,7 +401,8 @@ func TestGetBadInputs(t *testing.T) {
 		want []string
 	}{
 		{"missing torrent", base(filepath.Join(dir, "missing.torrent")), exitFailure, []string{"missing.torrent"}},
-		{"magnet", base("magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567"), exitFailure, []string{"yet"}},
+		{"v2-only magnet", base("magnet:?xt=urn:btmh:1220" + strings.Repeat("ab", 32)), exitFailure, []string{"urn:btih"}},
+		{"magnet without peer source", base("magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567"), exitUsage, []string{"--no-dht"}},
 		{"peer without port", base(c.torrent, "--peer", "127.0.0.1"), exitUsage, []string{"--peer", "127.0.0.1"}},
 		{"peer port zero", base(c.torrent, "--peer", "127.0.0.1:0"), exitUsage, []string{"bad port"}},
 		{"only out of range", base(multi.torrent, "--only", "0,2"), exitUsage, []string{"--only", "0 to 1"}},

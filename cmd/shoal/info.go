@@ -14,6 +14,7 @@ import (
 
 func newInfoCommand() *cobra.Command {
 	var asJSON, scrape bool
+	var fetch fetchOptions
 	cmd := &cobra.Command{
 		Use:   "info TORRENT|MAGNET",
 		Short: "Describe a .torrent file or a magnet link",
@@ -44,12 +45,24 @@ With --scrape, ask every tracker instead (BEP 48 and BEP 15 scrape) and
 print one line per tracker: seeders, leechers and completed downloads, or
 the error. It fails when no tracker answers. With --json as well, print
 {"info_hash": ..., "scrape": [{"url", "tier", "seeders", "leechers",
-"completed"} or {"url", "tier", "error"}, ...]}.`,
+"completed"} or {"url", "tier", "error"}, ...]}.
+
+With --fetch, MAGNET's metadata is fetched from peers (BEP 9), as shoal get
+does, and saved as the .torrent file -o FILE, with the link's trackers; the
+torrent is then described as above. The session flags (--peer, --port,
+--no-dht, --dht-bootstrap, ...) say where to look for peers.`,
 		Example: `  shoal info album.torrent
   shoal info --json album.torrent | jq .info_hash
-  shoal info 'magnet:?xt=urn:btih:...'`,
+  shoal info 'magnet:?xt=urn:btih:...'
+  shoal info --fetch 'magnet:?xt=urn:btih:...' -o album.torrent`,
 		Args: exactArgs(1, "TORRENT or MAGNET"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if fetch.enabled {
+				if scrape {
+					return usagef("--fetch and --scrape cannot be used together")
+				}
+				return runInfoFetch(cmd.Context(), args[0], &fetch, asJSON, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			}
 			if scrape {
 				return runScrape(cmd.Context(), args[0], asJSON, cmd.OutOrStdout())
 			}
@@ -58,6 +71,7 @@ the error. It fails when no tracker answers. With --json as well, print
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object (keys listed above)")
 	cmd.Flags().BoolVar(&scrape, "scrape", false, "ask each tracker for seeders, leechers and completed downloads (see shoal info --help)")
+	fetch.register(cmd.Flags())
 	return cmd
 }
 

@@ -22,7 +22,7 @@ func startSeed(t *testing.T, torrent, path string) (string, func() result) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var stderr syncBuffer
 	resultC := make(chan result, 1)
-	args := []string{"seed", torrent, path, "--port", "0", "--bind", "127.0.0.1", "--data-dir", t.TempDir()}
+	args := []string{"seed", torrent, path, "--port", "0", "--bind", "127.0.0.1", "--data-dir", t.TempDir(), "--no-dht"}
 	go func() {
 		var stdout syncBuffer
 		code := execute(ctx, args, &stdout, &stderr)
@@ -124,7 +124,7 @@ func TestSeedRefusesMismatchedData(t *testing.T) {
 	}
 	corrupt("f0.bin", 10)
 	corrupt("f1.bin", 59_999)
-	r := shoalTimeout(t, 30*time.Second, "seed", c.torrent, c.root, "--port", "0", "--bind", "127.0.0.1", "--data-dir", t.TempDir())
+	r := shoalTimeout(t, 30*time.Second, "seed", c.torrent, c.root, "--port", "0", "--bind", "127.0.0.1", "--data-dir", t.TempDir(), "--no-dht")
 	if r.code != exitFailure {
 		t.Fatalf("exit status %d, want 1; stderr:\n%s", r.code, r.stderr)
 	}
@@ -143,7 +143,7 @@ func TestSeedBadInputs(t *testing.T) {
 	multi := makeContent(t, "many", 16<<10, 1000, 2000)
 	dir := t.TempDir()
 	seed := func(torrent, path string, extra ...string) []string {
-		return append([]string{"seed", torrent, path, "--port", "0", "--data-dir", dir}, extra...)
+		return append([]string{"seed", torrent, path, "--port", "0", "--data-dir", dir, "--no-dht"}, extra...)
 	}
 	tests := []struct {
 		name string

@@ -32,6 +32,11 @@ type sessionFlags struct {
 	dataDir string
 	// cachedWrites writes downloads through the page cache (engine.Config.CachedWrites).
 	cachedWrites bool
+	// noDHT turns the session's DHT node off; dhtBootstrap are the nodes
+	// it joins through (none given: the engine's default, the public
+	// routers).
+	noDHT        bool
+	dhtBootstrap []string
 }
 
 func (f *sessionFlags) register(flags *pflag.FlagSet, withDown bool) {
@@ -44,11 +49,16 @@ func (f *sessionFlags) register(flags *pflag.FlagSet, withDown bool) {
 	}
 	flags.Var(&f.maxUp, "max-up", "upload rate limit in bytes per second (`RATE`: 500K, 10M, 1G)")
 	flags.StringVar(&f.dataDir, "data-dir", "", "directory for resume data (default: $XDG_DATA_HOME/shoal or ~/.local/share/shoal)")
+	flags.BoolVar(&f.noDHT, "no-dht", false, "do not use the DHT (BEP 5) to find peers")
+	flags.StringArrayVar(&f.dhtBootstrap, "dht-bootstrap", nil, "`HOST:PORT` of a DHT node to join through (repeatable; default: the public routers)")
 }
 
 // newSession starts a session on the configured port, falling back to any
 // free port when the default one is in use.
 func (f *sessionFlags) newSession() (*engine.Session, error) {
+	if f.noDHT && len(f.dhtBootstrap) > 0 {
+		return nil, usagef("--no-dht and --dht-bootstrap contradict each other")
+	}
 	dataDir := f.dataDir
 	if dataDir == "" {
 		dataDir = defaultDataDir()
@@ -60,6 +70,7 @@ func (f *sessionFlags) newSession() (*engine.Session, error) {
 		UploadRate:   f.maxUp.bytes,
 		CachedWrites: f.cachedWrites,
 		Logger:       envLogger(),
+		DHT:          engine.DHTConfig{Enabled: !f.noDHT, Bootstrap: f.dhtBootstrap},
 	}
 	s, err := engine.NewSession(cfg)
 	if err != nil && f.port == defaultPort && errors.Is(err, syscall.EADDRINUSE) {
