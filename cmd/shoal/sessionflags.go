@@ -37,6 +37,8 @@ type sessionFlags struct {
 	// routers).
 	noDHT        bool
 	dhtBootstrap []string
+	// lsd turns on local service discovery (BEP 14).
+	lsd bool
 }
 
 func (f *sessionFlags) register(flags *pflag.FlagSet, withDown bool) {
@@ -51,6 +53,7 @@ func (f *sessionFlags) register(flags *pflag.FlagSet, withDown bool) {
 	flags.StringVar(&f.dataDir, "data-dir", "", "directory for resume data (default: $XDG_DATA_HOME/shoal or ~/.local/share/shoal)")
 	flags.BoolVar(&f.noDHT, "no-dht", false, "do not use the DHT (BEP 5) to find peers")
 	flags.StringArrayVar(&f.dhtBootstrap, "dht-bootstrap", nil, "`HOST:PORT` of a DHT node to join through (repeatable; default: the public routers)")
+	flags.BoolVar(&f.lsd, "lsd", false, "find peers on the local network by multicast (BEP 14)")
 }
 
 // newSession starts a session on the configured port, falling back to any
@@ -71,6 +74,7 @@ func (f *sessionFlags) newSession() (*engine.Session, error) {
 		CachedWrites: f.cachedWrites,
 		Logger:       envLogger(),
 		DHT:          engine.DHTConfig{Enabled: !f.noDHT, Bootstrap: f.dhtBootstrap},
+		LSD:          f.lsd,
 	}
 	s, err := engine.NewSession(cfg)
 	if err != nil && f.port == defaultPort && errors.Is(err, syscall.EADDRINUSE) {
