@@ -244,3 +244,34 @@ func TestRemoveDeletesData(t *testing.T) {
 		t.Error("torrent still in the session")
 	}
 }
+
+// TestRemoveKeepsPlantedSymlinkTargets: a symlink planted in the download
+// directory must not make Remove(true) delete files outside it.
+func TestRemoveKeepsPlantedSymlinkTargets(t *testing.T) {
+	fx := makeFixture(t, 16<<10, 20000, 30000)
+	s := newTestSession(t, Config{})
+	out := t.TempDir()
+	lt, err := s.AddTorrent(fx.mi, AddOptions{SavePath: out, Stopped: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// out/content/sub -> outside, holding files with the torrent's names.
+	outside := t.TempDir()
+	for i := range fx.mi.Info.Files {
+		p, _ := fx.mi.Info.FilePath(outside, i)
+		if err := os.WriteFile(filepath.Join(outside, filepath.Base(p)), []byte("keep me"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(out, fx.mi.Info.Name), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(out, fx.mi.Info.Name, "sub")); err != nil {
+		t.Fatal(err)
+	}
+	lt.Remove(true) // may report the planted link; must not follow it
+	entries, _ := os.ReadDir(outside)
+	if len(entries) != len(fx.mi.Info.Files) {
+		t.Fatalf("files outside the download directory: %d left of %d", len(entries), len(fx.mi.Info.Files))
+	}
+}

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -387,30 +385,7 @@ func (t *Torrent) Remove(deleteData bool) error {
 // deleteData removes the torrent's files and the directories they were in,
 // if those are then empty.
 func (t *Torrent) deleteData() error {
-	var errs []error
-	dirs := map[string]bool{}
-	for i := range t.info.Files {
-		p, err := t.diskInfo.FilePath(t.savePath, i)
-		if err != nil {
-			continue // padding files without a path
-		}
-		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, err)
-		}
-		for d := filepath.Dir(p); len(d) > len(t.savePath); d = filepath.Dir(d) {
-			dirs[d] = true
-		}
-	}
-	// Deepest first, so a parent is empty by the time it is tried.
-	for len(dirs) > 0 {
-		deepest := ""
-		for d := range dirs {
-			if len(d) > len(deepest) {
-				deepest = d
-			}
-		}
-		delete(dirs, deepest)
-		os.Remove(deepest) // fails, harmlessly, if something else is there
-	}
-	return errors.Join(errs...)
+	// Through storage, which never follows a symlink: one planted in the
+	// download directory must not make us delete files outside it.
+	return storage.RemoveFiles(t.savePath, t.diskInfo)
 }

@@ -131,6 +131,10 @@ func validateFile(info *Info, i int, f File) error {
 		if err := ValidatePath(f.Path); err != nil {
 			return fmt.Errorf("file %d: %w", i, err)
 		}
+		// The path below the download directory starts with the name.
+		if err := checkPathLength(f.DisplayPath(info.Name)); err != nil {
+			return fmt.Errorf("file %d: %w", i, err)
+		}
 	}
 	if f.IsSymlink() {
 		// BEP 47: the target is relative to the torrent root, with the same

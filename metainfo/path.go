@@ -14,6 +14,13 @@ const (
 	MaxComponentLength = 255
 	// MaxPathComponents is the deepest path accepted, in components.
 	MaxPathComponents = 256
+	// MaxPathLength is the longest path accepted below the download
+	// directory, in bytes, the torrent's name and the separators included:
+	// Linux's PATH_MAX (4096) less the terminating NUL. Package storage
+	// opens files one component at a time, so the download directory's
+	// own path does not count against it there; the limit keeps each
+	// torrent path usable by every other tool as well.
+	MaxPathLength = 4095
 )
 
 // ValidatePath reports whether components, a file path taken from a torrent
@@ -21,12 +28,26 @@ const (
 // directory on any common operating system. It rejects an empty list, empty
 // components, "." and "..", components that contain a path separator ('/' or
 // '\\') or NUL, a Windows drive prefix such as "C:", components longer than
-// MaxComponentLength bytes and paths deeper than MaxPathComponents. The
-// error names the whole path and the offending component.
+// MaxComponentLength bytes, paths deeper than MaxPathComponents and paths
+// longer than MaxPathLength. The error names the whole path and the
+// offending component.
 //
 // BEP 3 gives a path as a list of components precisely so that no
 // component can contain a separator; BEP 47 requires symlink targets to
 // obey the same rule ("must not contain .. elements").
+//
+// Where libtorrent and Transmission rewrite such a path (they drop ".."
+// and "." components, replace separators with '_', truncate long names),
+// we refuse the torrent: a rewritten path silently lands somewhere the
+// torrent did not say, and two rewritten paths may collide.
+//
+// Names that are not valid UTF-8 are accepted and kept byte for byte:
+// to a POSIX kernel only '/' and NUL are special, so such bytes cannot
+// reach outside the download directory, and old torrents in legacy
+// encodings are real content that libtorrent and Transmission accept as
+// well (they rewrite the bytes, differently from each other: libtorrent
+// to '_', Transmission from Latin-1 to UTF-8). Error messages quote such
+// names with %q, so they print as escapes, never as raw bytes.
 func ValidatePath(components []string) error {
 	if len(components) == 0 {
 		return errors.New("unsafe file path: empty path")
@@ -39,6 +60,20 @@ func ValidatePath(components []string) error {
 		if reason := unsafeComponent(c); reason != "" {
 			return fmt.Errorf("unsafe file path %q: %s", joinForError(components), reason)
 		}
+	}
+	return checkPathLength(components)
+}
+
+// checkPathLength rejects a path whose components, joined with '/', are
+// longer than MaxPathLength bytes.
+func checkPathLength(components []string) error {
+	n := len(components) - 1 // separators
+	for _, c := range components {
+		n += len(c)
+	}
+	if n > MaxPathLength {
+		return fmt.Errorf("unsafe file path %q: %d bytes long, at most %d allowed",
+			joinForError(components), n, MaxPathLength)
 	}
 	return nil
 }
@@ -85,9 +120,20 @@ func isDriveLetter(c string) bool {
 	return l >= 'a' && l <= 'z'
 }
 
-// joinForError shows a path the way a user would type it.
+// maxErrorPath is the longest path an error message shows whole; a longer
+// one is shortened in the middle, so that a hostile torrent cannot fill a
+// terminal with one message while the error still names the path.
+const maxErrorPath = 200
+
+// joinForError shows a path the way a user would type it, shortened in the
+// middle (with "[…N bytes…]") when it is longer than maxErrorPath bytes.
 func joinForError(components []string) string {
-	return strings.Join(components, "/")
+	p := strings.Join(components, "/")
+	if len(p) <= maxErrorPath {
+		return p
+	}
+	const keep = maxErrorPath / 2
+	return fmt.Sprintf("%s[…%d bytes…]%s", p[:keep], len(p)-2*keep, p[len(p)-keep:])
 }
 
 // FilePath returns where file i of the torrent goes below the download
@@ -110,6 +156,9 @@ func (info *Info) FilePath(root string, i int) (string, error) {
 			return "", fmt.Errorf("metainfo: file %d: %w", i, err)
 		}
 		rel = append(rel, f.Path...)
+	}
+	if err := checkPathLength(rel); err != nil {
+		return "", fmt.Errorf("metainfo: file %d: %w", i, err)
 	}
 	relPath := filepath.Join(rel...)
 	if !filepath.IsLocal(relPath) {

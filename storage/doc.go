@@ -27,13 +27,18 @@
 //     created, holding just those bytes. A file that shares no piece with a
 //     wanted file is never created.
 //   - Paths: every path comes from metainfo.Info.FilePath, which rejects
-//     names that escape the download directory. All opens go through an
-//     os.Root on the download directory, so nothing can escape it even
-//     through a symlink swapped in mid-operation. On top of that, every
-//     component below the root is checked with Lstat and a symlink (or a
-//     non-regular file) anywhere in the tree is refused with an error that
-//     names the path: a symlink planted inside the download directory must
-//     not redirect our writes, not even to another place inside it.
+//     names that escape the download directory. All opens start from an
+//     os.Root on the download directory. On Linux each component below it
+//     is then opened with openat(2) and O_NOFOLLOW relative to its parent's
+//     descriptor and checked with fstat on what was opened, so a symlink
+//     (or a non-regular file) anywhere in the tree is refused with an error
+//     that names the path, with no window between check and use: a symlink
+//     planted inside the download directory, even one swapped in
+//     mid-operation, cannot redirect our reads and writes, neither outside
+//     nor to another place inside. Elsewhere every component is checked
+//     with Lstat, and os.Root guarantees that a swap between the checks
+//     still cannot lead outside. RemoveFiles deletes a torrent's data under
+//     the same rules.
 //   - Every error names the file (and piece) it concerns.
 //
 // # Durability

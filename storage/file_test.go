@@ -289,44 +289,74 @@ func TestWanted(t *testing.T) {
 	}
 }
 
+// TestPlantedSymlink plants symlinks inside the download directory before
+// the storage starts, pointing outside or elsewhere inside, at every level
+// of a torrent path: writes, reads (uploads must not serve files from
+// elsewhere) and the creation of empty files are all refused with an error
+// naming the symlink, and nothing outside changes.
 func TestPlantedSymlink(t *testing.T) {
-	tt := newTorrent(t, 16, tfile{"sub/a", 20, ""}, tfile{"b", 12, ""})
-	root := t.TempDir()
-	outside := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(root, "t"), 0o755); err != nil {
-		t.Fatal(err)
+	// Piece 0 is sub/a[0:16]; piece 1 is sub/a[16:20] and b; sub/e is empty.
+	tt := newTorrent(t, 16, tfile{"sub/a", 20, ""}, tfile{"b", 12, ""}, tfile{"sub/e", 0, ""})
+	tests := []struct {
+		name   string
+		link   string // below the download directory
+		target string // "OUT/..." is below the outside directory; a relative one is relative to the link
+		piece  int    // a piece whose write goes through the link
+		read   int64  // where in the piece a read goes through the link
+		want   string // the path the error names, below the download directory
+	}{
+		{"torrent directory to outside", "t", "OUT", 0, 0, "t"},
+		{"directory in the middle to outside", "t/sub", "OUT", 0, 0, "t/sub"},
+		{"directory in the middle to inside", "t/sub", "../elsewhere", 0, 0, "t/sub"},
+		{"file to an outside file", "t/b", "OUT/victim", 1, 4, "t/b"},
+		{"file to an outside name that does not exist", "t/b", "OUT/new", 1, 4, "t/b"},
+		{"file to an inside file", "t/b", "../elsewhere/x", 1, 4, "t/b"},
+		{"file to itself", "t/b", "b", 1, 4, "t/b"},
 	}
-	// t/sub points outside the download directory, t/b at a file outside.
-	if err := os.Symlink(outside, filepath.Join(root, "t", "sub")); err != nil {
-		t.Fatal(err)
-	}
-	victim := filepath.Join(outside, "victim")
-	if err := os.WriteFile(victim, []byte("keep"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(victim, filepath.Join(root, "t", "b")); err != nil {
-		t.Fatal(err)
-	}
-	s := newStorage(t, root, tt, FileOptions{})
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			out := newSentinel(t)
+			elsewhere := filepath.Join(root, "elsewhere")
+			if err := os.MkdirAll(elsewhere, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(elsewhere, "x"), []byte("keep"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			link := filepath.Join(root, filepath.FromSlash(tc.link))
+			if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			target := strings.Replace(tc.target, "OUT", out.dir, 1)
+			if err := os.Symlink(target, link); err != nil {
+				t.Fatal(err)
+			}
+			before := snapshot(t, elsewhere)
+			want := filepath.Join(root, filepath.FromSlash(tc.want))
+			s := newStorage(t, root, tt, FileOptions{})
 
-	err := s.WritePiece(0, tt.piece(0))
-	if err == nil || !strings.Contains(err.Error(), filepath.Join(root, "t", "sub")) {
-		t.Fatalf("write through a symlinked directory: %v, want an error naming %s", err, filepath.Join(root, "t", "sub"))
-	}
-	err = s.WritePiece(1, tt.piece(1)) // a[16:20] and b
-	if err == nil || !strings.Contains(err.Error(), "symlink") {
-		t.Fatalf("write through a symlinked file: %v, want a symlink error", err)
-	}
-	// Reads are refused too: uploads must not serve files from elsewhere.
-	if err := s.ReadBlock(1, 4, make([]byte, 4)); err == nil || errors.Is(err, ErrMissing) {
-		t.Fatalf("read through a symlinked file: %v, want a symlink error", err)
-	}
-	entries, _ := os.ReadDir(outside)
-	if len(entries) != 1 {
-		t.Fatalf("outside directory holds %d entries, want only the victim", len(entries))
-	}
-	if got, _ := os.ReadFile(victim); string(got) != "keep" {
-		t.Fatalf("victim file now holds %q", got)
+			err := s.WritePiece(tc.piece, tt.piece(tc.piece))
+			if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "symlink") {
+				t.Errorf("write: %v, want a symlink error naming %s", err, want)
+			}
+			err = s.ReadBlock(tc.piece, tc.read, make([]byte, 4))
+			if err == nil || errors.Is(err, ErrMissing) || !strings.Contains(err.Error(), want) {
+				t.Errorf("read: %v, want a symlink error naming %s", err, want)
+			}
+			if _, err := Verify(context.Background(), s, tt.info, 1, nil); err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("verify: %v, want a symlink error naming %s", err, want)
+			}
+			if strings.HasPrefix(tc.want, "t/sub") || tc.want == "t" {
+				if err := s.CreateEmptyFiles(); err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("create empty files: %v, want a symlink error naming %s", err, want)
+				}
+			}
+			out.check(t)
+			if after := snapshot(t, elsewhere); after != before {
+				t.Errorf("a directory elsewhere inside the download directory changed:\n%s", after)
+			}
+		})
 	}
 }
 

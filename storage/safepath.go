@@ -6,7 +6,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
+	"slices"
+
+	"shoal/metainfo"
 )
 
 // Permissions for what we create; the process umask still applies.
@@ -44,94 +46,31 @@ func (s *FileStorage) openRoot(create bool) (*os.Root, error) {
 	return r, nil
 }
 
+// testHookAfterCheck, when set by a test, runs right after a component of
+// a torrent path has been checked (not a symlink, the right type) and
+// before it is used, with that component's path relative to the download
+// directory: a test swaps a symlink in at that moment to prove that what
+// was checked is what gets used.
+var testHookAfterCheck func(rel string)
+
+func afterCheck(rel string) {
+	if testHookAfterCheck != nil {
+		testHookAfterCheck(rel)
+	}
+}
+
 // openFile opens file index file below the download directory. With
 // writable it creates the file and its missing directories; without, a
-// missing file or directory gives ErrMissing. Every component is checked
-// with Lstat first so that a symlink planted in the tree is refused rather
-// than followed, and the opened file must be the one Lstat sees at the
-// path afterwards. The os.Root underneath guarantees that even a directory
-// swapped for a symlink between the checks cannot lead outside the
-// download directory.
+// missing file or directory gives ErrMissing. A symlink anywhere below the
+// download directory, or a path component of the wrong type, is refused
+// with an error naming it (see openBelow for each platform).
 func (s *FileStorage) openFile(file int, writable bool) (*os.File, error) {
 	fe := &s.files[file]
 	root, err := s.openRoot(writable)
 	if err != nil {
 		return nil, err
 	}
-	parts := strings.Split(fe.rel, string(filepath.Separator))
-	for i := 1; i < len(parts); i++ {
-		dir := filepath.Join(parts[:i]...)
-		if err := s.checkDir(root, fe, dir, writable); err != nil {
-			return nil, err
-		}
-	}
-	created := false
-	switch fi, err := root.Lstat(fe.rel); {
-	case errors.Is(err, fs.ErrNotExist):
-		if !writable {
-			return nil, fmt.Errorf("%s: %w", fe.display, ErrMissing)
-		}
-		created = true
-	case err != nil:
-		return nil, fmt.Errorf("%s: %w", fe.display, unwrapPath(err))
-	case fi.Mode()&fs.ModeSymlink != 0:
-		return nil, fmt.Errorf("refusing to use %s: it is a symlink", fe.display)
-	case !fi.Mode().IsRegular():
-		return nil, fmt.Errorf("refusing to use %s: not a regular file (%v)", fe.display, fi.Mode().Type())
-	}
-	flag, perm := os.O_RDONLY, fs.FileMode(0)
-	if writable {
-		flag, perm = os.O_RDWR|os.O_CREATE, filePerm
-		if fe.exec {
-			perm = execPerm
-		}
-	}
-	f, err := root.OpenFile(fe.rel, flag, perm)
-	if err != nil {
-		if !writable && errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%s: %w", fe.display, ErrMissing)
-		}
-		return nil, fmt.Errorf("open %s: %w", fe.display, unwrapPath(err))
-	}
-	// os.Root follows a symlink that stays inside the root, so one swapped
-	// in between the Lstat above and the open would be followed: check that
-	// what we opened is the very file that now sits at the path.
-	opened, err1 := f.Stat()
-	atPath, err2 := root.Lstat(fe.rel)
-	if err1 != nil || err2 != nil || !opened.Mode().IsRegular() || !os.SameFile(opened, atPath) {
-		f.Close()
-		return nil, fmt.Errorf("refusing to use %s: it changed while being opened (symlink or special file?)", fe.display)
-	}
-	if created {
-		s.markDirDirty(filepath.Dir(fe.rel))
-	}
-	return f, nil
-}
-
-// checkDir makes sure dir (relative to the root) is a real directory,
-// creating it when create is set.
-func (s *FileStorage) checkDir(root *os.Root, fe *fileEntry, dir string, create bool) error {
-	full := filepath.Join(s.rootDir, dir)
-	fi, err := root.Lstat(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		if !create {
-			return fmt.Errorf("%s: directory %s: %w", fe.display, full, ErrMissing)
-		}
-		if err := root.Mkdir(dir, dirPerm); err != nil && !errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("%s: create directory %s: %w", fe.display, full, unwrapPath(err))
-		}
-		s.markDirDirty(filepath.Dir(dir))
-		fi, err = root.Lstat(dir)
-	}
-	switch {
-	case err != nil:
-		return fmt.Errorf("%s: directory %s: %w", fe.display, full, unwrapPath(err))
-	case fi.Mode()&fs.ModeSymlink != 0:
-		return fmt.Errorf("refusing to use %s: %s is a symlink", fe.display, full)
-	case !fi.IsDir():
-		return fmt.Errorf("refusing to use %s: %s is not a directory", fe.display, full)
-	}
-	return nil
+	return s.openBelow(root, fe, writable)
 }
 
 // unwrapPath strips an *fs.PathError so that our message, which names the
@@ -142,4 +81,51 @@ func unwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// RemoveFiles deletes info's files below the download directory root, then
+// the directories they were in where those are left empty: a torrent
+// removed together with its data. Like everything in this package it never
+// goes through a symlink, so a symlink planted in the download directory
+// cannot make it delete anything outside (os.Remove on the joined path
+// would follow a symlinked directory). A file reached through a symlink,
+// or that is not a regular file, is left alone and reported; a missing one
+// is not an error.
+func RemoveFiles(root string, info *metainfo.Info) error {
+	s, err := NewFileStorage(root, info, FileOptions{})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	r, err := s.openRoot(false)
+	if errors.Is(err, ErrMissing) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("storage: remove: %w", err)
+	}
+	var errs []error
+	dirs := map[string]bool{}
+	for j := range s.files {
+		fe := &s.files[j]
+		if fe.padding {
+			continue
+		}
+		if err := s.removeBelow(r, fe); err != nil {
+			errs = append(errs, fmt.Errorf("storage: remove: %w", err))
+		}
+		for d := filepath.Dir(fe.rel); d != "."; d = filepath.Dir(d) {
+			dirs[d] = true
+		}
+	}
+	// Deepest first, so that a parent is empty by the time it is tried.
+	// Removing a directory that is not empty fails, harmlessly.
+	ordered := sortedKeys(dirs)
+	slices.SortStableFunc(ordered, func(a, b string) int { return len(b) - len(a) })
+	for _, d := range ordered {
+		if fi, err := r.Lstat(d); err == nil && fi.IsDir() {
+			r.Remove(d)
+		}
+	}
+	return errors.Join(errs...)
 }
