@@ -275,3 +275,38 @@ func TestRemoveKeepsPlantedSymlinkTargets(t *testing.T) {
 		t.Fatalf("files outside the download directory: %d left of %d", len(entries), len(fx.mi.Info.Files))
 	}
 }
+
+// TestStopStartCountsBytesOnce: after Stop and Start in one session, the
+// resume record the second check reads already holds this session's bytes;
+// they must not be counted twice in the "ever" totals.
+func TestStopStartCountsBytesOnce(t *testing.T) {
+	fx := makeFixture(t, 32<<10, 200000)
+	seeder := newTestSession(t, Config{})
+	st, err := seeder.AddTorrent(fx.mi, AddOptions{SavePath: fx.dataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitComplete(t, st, 10*time.Second)
+	leecher := newTestSession(t, Config{DataDir: t.TempDir()})
+	lt, err := leecher.AddTorrent(fx.mi, AddOptions{SavePath: t.TempDir(), Peers: []netip.AddrPort{addrOf(t, seeder)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitComplete(t, lt, 30*time.Second)
+	if err := lt.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := lt.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for lt.Stats().State != StateSeeding {
+		if time.Now().After(deadline) {
+			t.Fatalf("not seeding again: %+v", lt.Stats())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if s := lt.Stats(); s.DownloadedEver != s.Downloaded {
+		t.Fatalf("downloaded %d bytes this session but %d ever", s.Downloaded, s.DownloadedEver)
+	}
+}

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"errors"
+	"fmt"
 	"sync"
 
 	"shoal/storage"
@@ -10,6 +12,9 @@ import (
 // file and none of FileStorage's tables until something reads or writes,
 // then opens a FileStorage and keeps it until release. Thousands of idle
 // torrents thus cost neither descriptors nor the memory of their storage.
+//
+// Make one from a FileStorage that Close failed to sync with
+// newLazyStorage, so that the failure is not forgotten.
 type lazyStorage struct {
 	t      *Torrent // for the save path and files; read-only fields
 	wanted []bool   // per file, when the storage was made
@@ -17,6 +22,10 @@ type lazyStorage struct {
 	mu     sync.Mutex
 	fs     *storage.FileStorage // nil until used, and after release
 	closed bool
+	// syncErr is a failed sync of a FileStorage this storage held (or was
+	// made from): like FileStorage's own, it is final, so that a resume
+	// record saved later never claims data that may have been lost.
+	syncErr error
 }
 
 var (
@@ -52,6 +61,9 @@ func (l *lazyStorage) ReadBlock(piece int, begin int64, buf []byte) error {
 }
 
 func (l *lazyStorage) WritePiece(piece int, data []byte) error {
+	if err := l.failedSync(); err != nil {
+		return fmt.Errorf("storage: write piece %d: %w", piece, err)
+	}
 	fs, err := l.get()
 	if err != nil {
 		return err
@@ -67,15 +79,38 @@ func (l *lazyStorage) CreateEmptyFiles() error {
 	return fs.CreateEmptyFiles()
 }
 
-// Sync syncs what was written; nothing was if the storage is not open.
+// Sync syncs what was written; nothing was if the storage is not open. A
+// sync that failed before, also in a FileStorage since released, fails it.
 func (l *lazyStorage) Sync() error {
 	l.mu.Lock()
-	fs := l.fs
+	fs, failed := l.fs, l.syncErr
 	l.mu.Unlock()
+	if failed != nil {
+		return failed
+	}
 	if fs == nil {
 		return nil
 	}
-	return fs.Sync()
+	return l.noteSync(fs.Sync())
+}
+
+// failedSync returns the remembered sync failure, if any.
+func (l *lazyStorage) failedSync() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.syncErr
+}
+
+// noteSync remembers err if it is a failed sync, and returns it.
+func (l *lazyStorage) noteSync(err error) error {
+	if errors.Is(err, storage.ErrSyncFailed) {
+		l.mu.Lock()
+		if l.syncErr == nil {
+			l.syncErr = err
+		}
+		l.mu.Unlock()
+	}
+	return err
 }
 
 func (l *lazyStorage) Close() error {
@@ -99,7 +134,16 @@ func (l *lazyStorage) release() error {
 	if fs == nil {
 		return nil
 	}
-	return fs.Close()
+	// Close syncs: its failure must outlive the FileStorage.
+	return l.noteSync(fs.Close())
+}
+
+// newLazyStorage returns the lazy storage of t; closeErr is the error of
+// closing the FileStorage it replaces, if any (a failed sync is kept).
+func newLazyStorage(t *Torrent, wanted []bool, closeErr error) *lazyStorage {
+	l := &lazyStorage{t: t, wanted: wanted}
+	l.noteSync(closeErr)
+	return l
 }
 
 // SetWanted changes the per-file wanted flags, now and for a later open.

@@ -2,12 +2,17 @@ package engine
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"shoal/storage"
 )
 
 // TestStorageErrorStopsOnlyThatTorrent: a torrent whose files cannot be
@@ -87,5 +92,82 @@ func TestStopStartDuringCheck(t *testing.T) {
 	waitComplete(t, tor, 20*time.Second)
 	if st := tor.Stats(); st.State != StateSeeding || st.Err != nil || st.PiecesHave != st.Pieces {
 		t.Fatalf("after stop/start during the check: %+v", st)
+	}
+}
+
+// TestLazyStorageRemembersSyncFailure: a failed sync of the FileStorage an
+// idle torrent's lazy storage held (here: a file deleted before its data
+// was synced) outlives that FileStorage. Later syncs fail and writes are
+// refused, so no resume record can claim the lost data, even though a
+// fresh FileStorage would sync without complaint.
+func TestLazyStorageRemembersSyncFailure(t *testing.T) {
+	const pieceLength = 16 << 10
+	fx := makeFixture(t, pieceLength, 2*pieceLength, 2*pieceLength)
+	content := filepath.Join(fx.dataDir, "content", "sub")
+	a, err := os.ReadFile(filepath.Join(content, "a.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(content, "b.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	fs, err := storage.NewFileStorage(out, &fx.mi.Info, storage.FileOptions{MaxOpenFiles: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.WritePiece(0, a[:pieceLength]); err != nil {
+		t.Fatal(err)
+	}
+	// Writing file b evicts file a's handle; a's data is not synced yet.
+	if err := fs.WritePiece(3, b[pieceLength:]); err != nil {
+		t.Fatal(err)
+	}
+	lost := filepath.Join(out, "content", "sub", "a.bin")
+	if err := os.Remove(lost); err != nil {
+		t.Fatal(err)
+	}
+	l := &lazyStorage{fs: fs}
+	err = l.release()
+	if !errors.Is(err, storage.ErrSyncFailed) || !strings.Contains(err.Error(), lost) {
+		t.Fatalf("release: %v, want a failed sync naming %s", err, lost)
+	}
+	for i := range 2 {
+		if err := l.Sync(); !errors.Is(err, storage.ErrSyncFailed) {
+			t.Fatalf("Sync %d after the failed release: %v", i, err)
+		}
+	}
+	if err := l.WritePiece(1, a[pieceLength:]); !errors.Is(err, storage.ErrSyncFailed) {
+		t.Fatalf("WritePiece after the failed release: %v", err)
+	}
+
+	// Made from a FileStorage whose Close failed: the same.
+	if err := newLazyStorage(nil, nil, err).Sync(); !errors.Is(err, storage.ErrSyncFailed) {
+		t.Errorf("lazy storage made after a failed Close: Sync %v", err)
+	}
+	// Other close errors are not sync failures.
+	if err := newLazyStorage(nil, nil, errors.New("other")).Sync(); err != nil {
+		t.Errorf("lazy storage made after another error: Sync %v", err)
+	}
+}
+
+// TestWriteFailureMessages: the error state names the common faults a user
+// can fix, and keeps the cause for errors.Is.
+func TestWriteFailureMessages(t *testing.T) {
+	for _, tc := range []struct {
+		cause error
+		want  string
+	}{
+		{syscall.ENOSPC, "the disk is full"},
+		{syscall.EDQUOT, "the disk is full"},
+		{syscall.EROFS, "the file system is read-only"},
+		{fmt.Errorf("%w: %w", storage.ErrSyncFailed, syscall.EIO), "could not be synced"},
+		{syscall.EACCES, "writing piece 7: storage: /d/f: permission denied"},
+	} {
+		err := writeFailure(7, fmt.Errorf("storage: /d/f: %w", tc.cause))
+		if !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "/d/f") || !errors.Is(err, tc.cause) {
+			t.Errorf("writeFailure(%v) = %q, want it to contain %q and the path, and wrap the cause", tc.cause, err, tc.want)
+		}
 	}
 }

@@ -158,6 +158,7 @@ type Torrent struct {
 type counters struct {
 	downloaded, uploaded         int64 // payload bytes this session
 	downloadedEver, uploadedEver int64 // including earlier sessions (resume data)
+	everLoaded                   bool  // the first start has taken the resume record's counters
 	wasted                       int64 // payload received but not used
 	verifiedAtStart              int   // pieces found valid when the torrent started
 	downRate, upRate             float64

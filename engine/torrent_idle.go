@@ -250,7 +250,9 @@ func (t *Torrent) closeIdleFiles() {
 	switch st := t.st.(type) {
 	case *storage.FileStorage:
 		err = st.Close()
-		t.st = &lazyStorage{t: t, wanted: t.wantedFiles()}
+		// A sync failure reported by this Close must outlive it: the
+		// lazy storage refuses to pretend the data is safe.
+		t.st = newLazyStorage(t, t.wantedFiles(), err)
 	case *lazyStorage:
 		err = st.release()
 	}

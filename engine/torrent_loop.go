@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -75,6 +76,11 @@ func (t *Torrent) loop() {
 			if err != nil {
 				t.saved.ok = false
 				t.s.log.Warn("saving resume data", "torrent", t.info.Name, "err", err)
+				if errors.Is(err, storage.ErrSyncFailed) && t.state != StateStopped && t.state != StateError {
+					// The data may not be on disk and the record can no
+					// longer be updated: stop, as after a failed write.
+					t.stop(StateError, fmt.Errorf("saving resume data: %w", err))
+				}
 			}
 		case now := <-t.tickC():
 			t.tickAt = time.Time{}
@@ -192,9 +198,16 @@ func (t *Torrent) checkDone(r checkResult) {
 	for i := t.have.NextSet(0); i >= 0; i = t.have.NextSet(i + 1) {
 		t.countVerified(i)
 	}
+	if !t.counters.everLoaded {
+		// Only at the first start: the record a later start reads
+		// (after Stop, or an error) already counts this session's bytes.
+		t.counters.everLoaded = true
+		if r.rec != nil {
+			t.counters.downloadedEver = r.rec.Downloaded
+			t.counters.uploadedEver = r.rec.Uploaded
+		}
+	}
 	if r.rec != nil {
-		t.counters.downloadedEver = r.rec.Downloaded
-		t.counters.uploadedEver = r.rec.Uploaded
 		t.counters.completedAt = r.rec.CompletedAt
 		if !r.dirty {
 			// The store holds exactly this: no save is needed until

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
+	"syscall"
 	"time"
 
 	"shoal/engine/picker"
@@ -272,7 +273,7 @@ func (t *Torrent) pieceDone(r pieceResult) {
 	if r.writeErr != nil {
 		// A storage error stops the torrent: requesting more would only
 		// fail again (and waste the swarm's bandwidth).
-		t.stop(StateError, fmt.Errorf("writing piece %d: %w", r.piece, r.writeErr))
+		t.stop(StateError, writeFailure(r.piece, r.writeErr))
 		return
 	}
 	if !r.ok {
@@ -300,6 +301,23 @@ func (t *Torrent) pieceDone(r pieceResult) {
 			}
 		}
 	}
+}
+
+// writeFailure is the error state of a torrent whose piece could not be
+// written. A full disk and a read-only file system are the failures a user
+// meets most and can fix: the message names them and says what to do. The
+// piece was not recorded as verified, and those that were stay so: after
+// Start the torrent goes on from where it stopped.
+func writeFailure(piece int, err error) error {
+	switch {
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		return fmt.Errorf("writing piece %d: the disk is full (free some space, then resume the download): %w", piece, err)
+	case errors.Is(err, syscall.EROFS):
+		return fmt.Errorf("writing piece %d: the file system is read-only (make it writable, then resume the download): %w", piece, err)
+	case errors.Is(err, storage.ErrSyncFailed):
+		return fmt.Errorf("writing piece %d: the files could not be synced to disk (resuming the download rechecks them): %w", piece, err)
+	}
+	return fmt.Errorf("writing piece %d: %w", piece, err)
 }
 
 // pieceFailed handles a piece whose hash did not match. If one peer sent

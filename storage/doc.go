@@ -52,7 +52,11 @@
 // written since the previous Sync, and the directories in which files were
 // created. The engine calls Sync before it saves a resume record that marks
 // those pieces verified, so after a crash every piece that the resume data
-// records as verified is on disk. Close syncs too.
+// records as verified is on disk. Close syncs too. A failed sync is final
+// until the storage is opened again: Linux reports a write-back error to
+// one fsync only, so a retried Sync could succeed while the data is lost;
+// every later Sync returns the first error (ErrSyncFailed) and WritePiece
+// refuses.
 //
 // # Verification and resume
 //

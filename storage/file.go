@@ -6,9 +6,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"shoal/metainfo"
 )
@@ -36,8 +38,9 @@ type FileStorage struct {
 	// direct is set while writes may bypass the page cache (FileOptions.
 	// DirectWrites); cleared for good when the file system refuses.
 	direct      atomic.Bool
-	directBytes atomic.Int64 // bytes written with O_DIRECT (for tests)
-	gate        *atomic.Bool // FileOptions.DirectWritesGate
+	directBytes atomic.Int64         // bytes written with O_DIRECT (for tests)
+	gate        *atomic.Bool         // FileOptions.DirectWritesGate
+	syncData    func(*os.File) error // fdatasync; a test replaces it to make syncs fail
 
 	mu        sync.Mutex // guards the fields below
 	root      *os.Root   // the download directory, opened on first use
@@ -45,6 +48,8 @@ type FileStorage struct {
 	dirty     map[int]bool
 	dirtyDirs map[string]bool // directories (relative, "." = root) with new entries
 	closed    bool
+	// syncErr is the first failed sync, kept for good: see Sync.
+	syncErr error
 }
 
 var _ Storage = (*FileStorage)(nil)
@@ -96,6 +101,7 @@ func NewFileStorage(root string, info *metainfo.Info, o FileOptions) (*FileStora
 	}
 	s.direct.Store(o.DirectWrites)
 	s.gate = o.DirectWritesGate
+	s.syncData = fdatasync
 	s.handles = newHandleCache(limit, s.openHandle)
 	return s, nil
 }
@@ -200,6 +206,11 @@ func (s *FileStorage) WritePiece(piece int, data []byte) error {
 	if !s.PieceWanted(piece) {
 		return fmt.Errorf("storage: write piece %d: %w", piece, ErrNotWanted)
 	}
+	if err := s.failedSync(); err != nil {
+		// Refused so that the engine stops the torrent with this error
+		// rather than go on verifying pieces it can never record.
+		return fmt.Errorf("storage: write piece %d: %w", piece, err)
+	}
 	var pos int64
 	for _, sp := range s.layout.PieceSpans(piece) {
 		chunk := data[pos : pos+sp.Length]
@@ -259,10 +270,21 @@ func (s *FileStorage) markDirDirty(dir string) {
 	s.mu.Unlock()
 }
 
+// ErrSyncFailed is wrapped by the errors of Sync and WritePiece once a sync
+// of the storage has failed.
+var ErrSyncFailed = errors.New("sync failed: data written since the last good sync may be lost")
+
 // Sync implements Storage: it fdatasyncs every file written since the last
 // Sync, then fsyncs the directories in which files or directories were
-// created, so that the new names survive a crash too. What fails to sync
-// stays pending for the next call.
+// created, so that the new names survive a crash too.
+//
+// A failed sync is final for this FileStorage: every later Sync returns
+// the first failure, and WritePiece refuses to write. After a write-back
+// error Linux reports the error to one fsync and then forgets it (the
+// pages are marked clean, their data possibly lost), so a second Sync
+// would succeed and the engine would record as verified pieces that are
+// no longer on disk. Opening the storage again (starting the torrent
+// again) rechecks the files changed since the last good resume record.
 func (s *FileStorage) Sync() error {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
@@ -270,6 +292,10 @@ func (s *FileStorage) Sync() error {
 	if s.closed {
 		s.mu.Unlock()
 		return ErrClosed
+	}
+	if s.syncErr != nil {
+		s.mu.Unlock()
+		return s.syncErr
 	}
 	files, dirs := s.dirty, s.dirtyDirs
 	s.dirty, s.dirtyDirs = map[int]bool{}, map[string]bool{}
@@ -279,18 +305,33 @@ func (s *FileStorage) Sync() error {
 	var errs []error
 	for _, j := range sortedKeys(files) {
 		if err := s.syncFile(j); err != nil {
+			if errors.Is(err, ErrClosed) {
+				return ErrClosed // closed meanwhile: Close synced
+			}
 			errs = append(errs, err)
-			s.markDirty(j)
 		}
 	}
 	// Deepest first is not needed: each directory entry is synced on its own.
 	for _, d := range sortedKeys(dirs) {
 		if err := syncDir(root, d); err != nil {
 			errs = append(errs, fmt.Errorf("storage: sync directory %s: %w", filepath.Join(s.rootDir, d), unwrapPath(err)))
-			s.markDirDirty(d)
 		}
 	}
-	return errors.Join(errs...)
+	if len(errs) == 0 {
+		return nil
+	}
+	err := fmt.Errorf("%w: %w", ErrSyncFailed, errors.Join(errs...))
+	s.mu.Lock()
+	s.syncErr = err
+	s.mu.Unlock()
+	return err
+}
+
+// failedSync returns the sticky sync error, if any.
+func (s *FileStorage) failedSync() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.syncErr
 }
 
 func (s *FileStorage) syncFile(j int) error {
@@ -300,7 +341,7 @@ func (s *FileStorage) syncFile(j int) error {
 	if err != nil {
 		return fmt.Errorf("storage: sync: %w", err)
 	}
-	err = fdatasync(h.f)
+	err = s.syncData(h.f)
 	s.handles.release(h)
 	if err != nil {
 		return fmt.Errorf("storage: sync %s: %w", s.files[j].display, err)
@@ -309,12 +350,29 @@ func (s *FileStorage) syncFile(j int) error {
 }
 
 func syncDir(root *os.Root, dir string) error {
+	if runtime.GOOS == "windows" {
+		// Windows cannot flush a directory handle (it needs write access
+		// to one); NTFS journals the new names itself.
+		return nil
+	}
 	d, err := root.Open(dir)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	return d.Sync()
+	if err := d.Sync(); err != nil && !dirSyncUnsupported(err) {
+		return err
+	}
+	return nil
+}
+
+// dirSyncUnsupported reports whether err says that the file system cannot
+// fsync a directory (some network and FUSE file systems): a new file name
+// is then as durable as that file system makes it, and a failed sync of a
+// directory must not stop a download there for good.
+func dirSyncUnsupported(err error) bool {
+	return errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOTSUP) ||
+		errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, errors.ErrUnsupported)
 }
 
 func sortedKeys[K int | string](m map[K]bool) []K {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"strconv"
 	"time"
 
@@ -133,6 +135,54 @@ func OpenResumeStore(path string) (*ResumeStore, error) {
 	return s, nil
 }
 
+// OpenResumeStoreReadOnly opens an existing database at path for reading
+// only: it creates nothing, takes a shared lock (several readers may hold
+// it, a writer may not) and every Save or Delete fails. It is how a tool
+// or a test inspects the records of a client that is not running, for
+// example after the client was killed, without changing them. A database
+// that a killed client created but never initialised holds no records; an
+// empty file (killed before bbolt wrote anything) is reported as not
+// existing yet, with an error wrapping fs.ErrNotExist.
+func OpenResumeStoreReadOnly(path string) (*ResumeStore, error) {
+	// bbolt would try to initialise an empty file, which a read-only open
+	// cannot do.
+	if fi, err := os.Stat(path); err == nil && fi.Size() == 0 {
+		return nil, fmt.Errorf("storage: resume store %s is empty (never initialised): %w", path, fs.ErrNotExist)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: true})
+	if err != nil {
+		switch {
+		case errors.Is(err, berrors.ErrTimeout):
+			return nil, fmt.Errorf("storage: resume store %s is locked by a writer: %w", path, err)
+		case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum),
+			errors.Is(err, berrors.ErrVersionMismatch):
+			return nil, fmt.Errorf("storage: resume store %s is corrupt or not a bbolt database: %w", path, err)
+		}
+		return nil, fmt.Errorf("storage: open resume store %s read-only: %w", path, err)
+	}
+	err = db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(metaBucket)
+		if meta == nil {
+			return nil // created but not initialised: no records
+		}
+		if v := meta.Get(formatKey); v != nil {
+			if got, err := strconv.Atoi(string(v)); err != nil || got != resumeFormat {
+				return fmt.Errorf("format version %q, this build reads %d", v, resumeFormat)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("storage: resume store %s: %w", path, err)
+	}
+	return &ResumeStore{db: db, path: path}, nil
+}
+
+// torrentRecords returns the bucket of records; nil only in a read-only
+// store whose writer never got as far as creating it.
+func torrentRecords(tx *bolt.Tx) *bolt.Bucket { return tx.Bucket(torrentsBucket) }
+
 // Save stores rec, replacing any record for the same info hash. Concurrent
 // Saves are coalesced into one transaction (bbolt's Batch), so saving after
 // every piece costs one fsync per batch, not per call.
@@ -240,7 +290,11 @@ func (s *ResumeStore) LoadAll() ([]ResumeRecord, error) {
 		errs []error
 	)
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(torrentsBucket).ForEach(func(k, v []byte) error {
+		b := torrentRecords(tx)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
 			var ih metainfo.InfoHash
 			if len(k) != len(ih) {
 				errs = append(errs, fmt.Errorf("storage: resume store %s: key of %d bytes, want %d", s.path, len(k), len(ih)))
@@ -269,7 +323,9 @@ func (s *ResumeStore) Load(ih metainfo.InfoHash) (rec ResumeRecord, ok bool, err
 	var data []byte
 	err = s.db.View(func(tx *bolt.Tx) error {
 		// Values are valid only inside the transaction.
-		data = bytes.Clone(tx.Bucket(torrentsBucket).Get(ih[:]))
+		if b := torrentRecords(tx); b != nil {
+			data = bytes.Clone(b.Get(ih[:]))
+		}
 		return nil
 	})
 	if err != nil {
@@ -300,7 +356,11 @@ func (s *ResumeStore) Delete(ih metainfo.InfoHash) error {
 func (s *ResumeStore) List() ([]metainfo.InfoHash, error) {
 	var out []metainfo.InfoHash
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(torrentsBucket).ForEach(func(k, _ []byte) error {
+		b := torrentRecords(tx)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, _ []byte) error {
 			var ih metainfo.InfoHash
 			if len(k) != len(ih) {
 				return fmt.Errorf("key of %d bytes, want %d", len(k), len(ih))

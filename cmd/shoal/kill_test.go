@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -129,70 +128,6 @@ func checkResumed(t *testing.T, done getLine, before int, total, pieceLength int
 	if done.Downloaded < left {
 		t.Errorf("downloaded %d bytes, but %d were missing", done.Downloaded, left)
 	}
-}
-
-// TestGetSurvivesSIGKILL kills a rate-limited download at random moments,
-// runs it again each time with the same data directory, and checks the
-// last run completes with the right data without fetching again what the
-// earlier runs had verified. One run, chosen at random, lasts past the
-// first periodic resume save (5 s), so the next run starts from a resume
-// record; the others are killed early, before any record exists.
-func TestGetSurvivesSIGKILL(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary and downloads for ~15 s")
-	}
-	bin := buildShoal(t)
-	const pieceLength = 256 << 10
-	c := makeContent(t, "big.bin", pieceLength, 24<<20)
-	_, _, addr := startSeeder(t, c, 2<<20) // 12 s for the whole torrent
-	out, dataDir := t.TempDir(), t.TempDir()
-	args := append(getArgs(c.torrent, out, dataDir, addr), "--json")
-
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("random seed %d", seed)
-	rng := rand.New(rand.NewPCG(seed, 0))
-	const runs = 5
-	long := rng.IntN(runs)
-	// Pieces stay on disk once written, so the most any run reported is a
-	// floor for what the last run must find. (A run killed while checking
-	// reports 0: pieces_have counts only after the check.)
-	verified := 0
-	for run := range runs {
-		g := startGet(t, bin, args...)
-		delay := time.Duration(200+rng.IntN(1800)) * time.Millisecond
-		if run == long {
-			delay = time.Duration(5500+rng.IntN(1500)) * time.Millisecond
-		}
-		started := time.Now()
-		// Kill at the random moment, or sooner once 70 % is there (status
-		// lines come once a second), so the last run still has work to do.
-		for time.Since(started) < delay && !g.exited() {
-			if st := g.lastStatus(); st.Pieces > 0 && st.PiecesHave*10 >= st.Pieces*7 {
-				break
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		if g.exited() {
-			t.Fatalf("run %d ended before it was killed (stderr %q)", run, g.stderr.String())
-		}
-		if err := g.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		g.wait(t, 5*time.Second)
-		st := g.lastStatus()
-		verified = max(verified, st.PiecesHave)
-		t.Logf("run %d killed after %v with %d of %d pieces verified (%d status lines)",
-			run, time.Since(started).Round(time.Millisecond), st.PiecesHave, st.Pieces, len(g.lines))
-	}
-	done := startGet(t, bin, args...).finish(t, 60*time.Second)
-	if done.VerifiedAtStart >= c.mi.Info.NumPieces() {
-		t.Fatal("the torrent was complete before the last run; make the download slower")
-	}
-	if verified > 0 && done.VerifiedAtStart == 0 {
-		t.Errorf("the killed runs had %d pieces, the last found none", verified)
-	}
-	checkResumed(t, done, verified, c.mi.Info.TotalLength(), pieceLength)
-	sameData(t, c.mi, c.root, out)
 }
 
 // TestGetInterruptedResumes stops a download with SIGINT and then SIGTERM:
