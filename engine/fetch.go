@@ -161,12 +161,10 @@ func (s *Session) fetchSources(m *metainfo.Magnet, opts FetchOptions, peerID pee
 	if len(opts.Peers) > 0 {
 		srcs = append(srcs, sources.Manual{Peers: opts.Peers})
 	}
-	if dht := s.dhtSource(); dht != nil {
-		// A magnet link has no private flag (BEP 27 applies to the info
-		// dictionary, which we do not have yet): the DHT may be asked.
-		srcs = append(srcs, dht)
-	}
-	return srcs
+	// A magnet link has no private flag (BEP 27 applies to the info
+	// dictionary, which we do not have yet): the DHT and local discovery
+	// may be asked.
+	return append(srcs, s.discoverySources(false)...)
 }
 
 // magnetPeers is a source of a magnet link's x.pe addresses (BEP 9):

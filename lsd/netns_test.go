@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"shoal/internal/netnstest"
 	"shoal/metainfo"
 )
 
@@ -33,89 +34,6 @@ const (
 
 var sharedHash = metainfo.InfoHash{0x5e, 0xed, 1}
 
-// requireRoot skips without root, except in CI where a skip would hide that
-// the test never ran.
-func requireRoot(t *testing.T) {
-	t.Helper()
-	why := ""
-	if os.Geteuid() != 0 {
-		why = "needs root to create network namespaces"
-	} else if _, err := exec.LookPath("ip"); err != nil {
-		why = "needs the ip command (iproute2)"
-	}
-	if why == "" {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s (CI=true: not skipping)", why)
-	}
-	t.Skip(why)
-}
-
-func run(t *testing.T, args ...string) {
-	t.Helper()
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-}
-
-type netnsSide struct {
-	ns, veth, v4, v6 string
-}
-
-// setupNamespaces creates the two namespaces and the veth pair between them;
-// t.Cleanup deletes them (and the veth pair with them).
-func setupNamespaces(t *testing.T) (a, b netnsSide) {
-	removeStaleNamespaces(t)
-	pid := os.Getpid()
-	a = netnsSide{fmt.Sprintf("shoal-lsd-a-%d", pid), fmt.Sprintf("slsda%d", pid), "10.231.0.1", "fd00:5eed::1"}
-	b = netnsSide{fmt.Sprintf("shoal-lsd-b-%d", pid), fmt.Sprintf("slsdb%d", pid), "10.231.0.2", "fd00:5eed::2"}
-	for _, s := range []netnsSide{a, b} {
-		run(t, "ip", "netns", "add", s.ns)
-		t.Cleanup(func() {
-			if out, err := exec.Command("ip", "netns", "del", s.ns).CombinedOutput(); err != nil {
-				t.Errorf("deleting namespace %s: %v\n%s", s.ns, err, out)
-			}
-		})
-	}
-	// Both ends are created directly inside their namespaces: the veth pair
-	// never exists in the host's namespace.
-	run(t, "ip", "link", "add", a.veth, "netns", a.ns, "type", "veth", "peer", "name", b.veth, "netns", b.ns)
-	for _, s := range []netnsSide{a, b} {
-		run(t, "ip", "-n", s.ns, "link", "set", "lo", "up")
-		run(t, "ip", "-n", s.ns, "addr", "add", s.v4+"/24", "dev", s.veth)
-		run(t, "ip", "-n", s.ns, "-6", "addr", "add", s.v6+"/64", "dev", s.veth, "nodad")
-		run(t, "ip", "-n", s.ns, "link", "set", s.veth, "up")
-		run(t, "ip", "-n", s.ns, "route", "add", "239.0.0.0/8", "dev", s.veth)
-	}
-	return a, b
-}
-
-// removeStaleNamespaces deletes namespaces left by an earlier run of this
-// test that was killed before its cleanup ran (its pid no longer exists).
-func removeStaleNamespaces(t *testing.T) {
-	out, err := exec.Command("ip", "netns", "list").Output()
-	if err != nil {
-		return
-	}
-	for _, line := range strings.Split(string(out), "\n") {
-		name, _, _ := strings.Cut(line, " ")
-		rest, ok := strings.CutPrefix(name, "shoal-lsd-")
-		if !ok || len(rest) < 3 || (rest[0] != 'a' && rest[0] != 'b') || rest[1] != '-' {
-			continue
-		}
-		pid, err := strconv.Atoi(rest[2:])
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); os.IsNotExist(err) {
-			t.Logf("removing namespace %s left by an earlier run", name)
-			exec.Command("ip", "netns", "del", name).Run()
-		}
-	}
-}
-
 // child is one helper process and the protocol lines it printed.
 type child struct {
 	name   string
@@ -128,7 +46,7 @@ type child struct {
 func startChild(t *testing.T, exe, ns string, env ...string) *child {
 	t.Helper()
 	c := &child{name: ns, lines: make(chan string, 64)}
-	c.cmd = exec.Command("ip", "netns", "exec", ns, exe, "-test.run=^TestNetnsHelper$", "-test.v", "-test.timeout=60s")
+	c.cmd = netnstest.Command(ns, exe, "-test.run=^TestNetnsHelper$", "-test.v", "-test.timeout=60s")
 	c.cmd.Env = append(os.Environ(), env...)
 	c.cmd.Stderr = &c.stderr
 	stdout, err := c.cmd.StdoutPipe()
@@ -187,12 +105,12 @@ func TestServiceAcrossNamespaces(t *testing.T) {
 	if os.Getenv(envSide) != "" {
 		t.Skip("inside a helper process")
 	}
-	requireRoot(t)
+	netnstest.RequireRoot(t)
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, b := setupNamespaces(t)
+	a, b := netnstest.Pair(t)
 
 	tests := []struct {
 		name           string
@@ -200,8 +118,8 @@ func TestServiceAcrossNamespaces(t *testing.T) {
 		ifaceA, ifaceB string // "" on one side checks the default route is followed
 		addrA, addrB   string
 	}{
-		{"IPv4", Group4, "", b.veth, a.v4, b.v4},
-		{"IPv6", Group6, a.veth, b.veth, "[" + a.v6 + "]", "[" + b.v6 + "]"},
+		{"IPv4", Group4, "", b.Veth, a.V4, b.V4},
+		{"IPv6", Group6, a.Veth, b.Veth, "[" + a.V6 + "]", "[" + b.V6 + "]"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -209,9 +127,9 @@ func TestServiceAcrossNamespaces(t *testing.T) {
 			// loopback delivery finds a neighbour on the same host while a
 			// Service never reports itself; side b runs one (7003).
 			peerA1, peerA2, peerB := tc.addrA+":7001", tc.addrA+":7002", tc.addrB+":7003"
-			ca := startChild(t, exe, a.ns, envSide+"=a", envGroup+"="+tc.group, envIface+"="+tc.ifaceA,
+			ca := startChild(t, exe, a.NS, envSide+"=a", envGroup+"="+tc.group, envIface+"="+tc.ifaceA,
 				envPort+"=7001", envExpect+"="+peerA2+","+peerB, envOwn+"=aa")
-			cb := startChild(t, exe, b.ns, envSide+"=b", envGroup+"="+tc.group, envIface+"="+tc.ifaceB,
+			cb := startChild(t, exe, b.NS, envSide+"=b", envGroup+"="+tc.group, envIface+"="+tc.ifaceB,
 				envPort+"=7003", envExpect+"="+peerA1+","+peerA2, envOwn+"=bb")
 			deadline := time.Now().Add(20 * time.Second)
 			var foundA, foundB []string

@@ -39,7 +39,7 @@ the current directory), under the torrent's name, as other clients do.
 Existing data is checked first, so an interrupted download resumes without
 fetching verified pieces again (resume data lives in --data-dir). Peers
 come from the torrent's trackers, any --tracker given, --peer, the DHT
-(unless --no-dht) and peer exchange.
+(unless --no-dht), peer exchange and, with --lsd, local service discovery.
 
 For a magnet link (an argument starting with "magnet:"), the torrent's
 metadata is first fetched from peers (BEP 9): those of the link's trackers
