@@ -98,6 +98,7 @@ type Stats struct {
 	Buckets   int // buckets of the routing table
 	Torrents  int // info hashes with stored peers
 	Peers     int // stored peers, all info hashes
+	Sources   int // source IPs the incoming rate limiter remembers (at most Config.MaxSources)
 
 	QueriesIn  int64 // queries received (including dropped ones)
 	QueriesOut int64 // queries sent
@@ -109,4 +110,5 @@ type Stats struct {
 	Dropped    int64 // incoming queries dropped by the rate limit or read-only mode
 	Malformed  int64 // datagrams that did not decode
 	Trimmed    int64 // replies trimmed to stay within the amplification bound
+	BadTokens  int64 // announce_peer queries refused for a missing, wrong or expired token
 }

@@ -58,7 +58,7 @@ type Node struct {
 type counters struct {
 	queriesIn, queriesOut, repliesIn, repliesOut atomic.Int64
 	errorsIn, errorsOut, timeouts, dropped       atomic.Int64
-	malformed, trimmed                           atomic.Int64
+	malformed, trimmed, badTokens                atomic.Int64
 }
 
 // New opens the socket (unless cfg.Conn is set), loads the state file,
@@ -217,6 +217,8 @@ func (n *Node) Stats() Stats {
 	s.Dropped = n.stats.dropped.Load()
 	s.Malformed = n.stats.malformed.Load()
 	s.Trimmed = n.stats.trimmed.Load()
+	s.BadTokens = n.stats.badTokens.Load()
+	s.Sources = n.sources.size()
 	return s
 }
 

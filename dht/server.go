@@ -131,6 +131,7 @@ func (n *Node) answerAnnounce(a *krpc.Args, src netip.AddrPort, now time.Time) (
 		return krpc.ErrProtocol, `announce_peer without "info_hash"`
 	}
 	if !n.tokens.valid(a.Token, src.Addr()) {
+		n.stats.badTokens.Add(1)
 		return krpc.ErrProtocol, "bad token"
 	}
 	port := a.Port

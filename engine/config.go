@@ -53,6 +53,15 @@ type Config struct {
 	CachedWrites bool
 	// MaxOpenFiles bounds open file handles per torrent (default 32).
 	MaxOpenFiles int
+	// HandshakeTimeout bounds connecting to a peer and the BitTorrent
+	// handshake (default 10 s): a peer that connects and sends nothing, or
+	// trickles its handshake a byte at a time, is dropped after it.
+	HandshakeTimeout time.Duration
+	// IdleTimeout drops a connected peer from which no whole message, not
+	// even a keep-alive, has arrived for this long (default 3 min: BEP 3
+	// peers send a keep-alive every 2 min). Our own keep-alives go out
+	// every 2 min, or at two thirds of IdleTimeout if that is sooner.
+	IdleTimeout time.Duration
 	// RequestTimeout is how long a requested block may take before it is
 	// given to another peer and the peer counts as snubbed (default 60 s).
 	RequestTimeout time.Duration
@@ -108,6 +117,12 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.MaxOpenFiles, 32)
 	if c.PieceMemory <= 0 {
 		c.PieceMemory = 64 << 20
+	}
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = 10 * time.Second
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 3 * time.Minute
 	}
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = 60 * time.Second

@@ -12,10 +12,6 @@ import (
 	"shoal/peerwire"
 )
 
-// handshakeTimeout bounds how long a peer may take to complete the
-// handshake: a peer that connects and sends nothing is dropped after it.
-const handshakeTimeout = 10 * time.Second
-
 // errSelfConnection means we connected to ourselves (our own peer id came
 // back), which happens when a tracker or PEX hands us our own address.
 var errSelfConnection = errors.New("connected to ourselves")
@@ -71,7 +67,9 @@ func (s *Session) handleIncoming(nc net.Conn) {
 		nc.Close()
 		return
 	}
-	nc.SetDeadline(time.Now().Add(handshakeTimeout))
+	// One deadline for the whole handshake (Config.HandshakeTimeout), not
+	// one per read: a peer trickling a byte at a time cannot stretch it.
+	nc.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
 	reserved, ih, err := peerwire.ReadHandshakeStart(nc)
 	if err != nil {
 		nc.Close()
@@ -115,12 +113,12 @@ func (s *Session) dialAs(ctx context.Context, infoHash metainfo.InfoHash, ourID 
 	if s.isBanned(addr.Addr()) {
 		return nil, errors.New("banned")
 	}
-	d := net.Dialer{Timeout: handshakeTimeout, LocalAddr: s.dialFrom()}
+	d := net.Dialer{Timeout: s.cfg.HandshakeTimeout, LocalAddr: s.dialFrom()}
 	nc, err := d.DialContext(ctx, "tcp", addr.String())
 	if err != nil {
 		return nil, err
 	}
-	nc.SetDeadline(time.Now().Add(handshakeTimeout))
+	nc.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
 	hs := peerwire.Handshake{Reserved: s.ourReserved(), InfoHash: infoHash, PeerID: ourID}
 	if err := peerwire.WriteHandshake(nc, hs); err != nil {
 		nc.Close()

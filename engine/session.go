@@ -51,6 +51,7 @@ type Session struct {
 
 	conns       atomic.Int64 // established peer connections over all torrents
 	handshaking atomic.Int64 // incoming connections still in their handshake
+	incoming    atomic.Int64 // accepted connections not yet closed: in handshake or established
 
 	work sessionWork // check and resume-writing queues
 
@@ -177,10 +178,12 @@ func (s *Session) Close() error {
 	}
 	s.closed = true
 	s.mu.Unlock()
+	// Cancel first: the accept loop then takes the listener's error as
+	// the end it is, not as a failure to log and retry.
+	s.cancel()
 	if s.listener != nil {
 		s.listener.Close()
 	}
-	s.cancel()
 	// Torrents' contexts are not children of the session's; parked ones
 	// have no goroutine to notice either: end and wake each.
 	for _, t := range s.Torrents() {
@@ -231,35 +234,65 @@ func (s *Session) isBanned(ip netip.Addr) bool {
 // goroutine.
 func (s *Session) acceptLoop() {
 	defer s.wg.Done()
+	var backoff time.Duration
 	for {
 		nc, err := s.listener.Accept()
 		if err != nil {
 			if s.ctx.Err() != nil {
 				return
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+			// Out of file descriptors (EMFILE, ENFILE) or another passing
+			// failure: the connection waits in the kernel's backlog. Back
+			// off, 5 ms doubling to 1 s, so a process at its descriptor
+			// limit neither spins nor floods the log, and resume as soon
+			// as descriptors are free again.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.log.Warn("accept", "err", err, "retry_in", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-s.ctx.Done():
+				return
 			}
-			s.log.Warn("accept", "err", err)
-			time.Sleep(100 * time.Millisecond)
 			continue
 		}
-		// Bound both established connections and handshakes in progress,
-		// so a flood of connections that never send anything cannot pile
-		// up goroutines and file descriptors for the handshake timeout.
-		if s.conns.Load() >= int64(s.cfg.MaxConns) || s.handshaking.Load() >= int64(s.cfg.MaxConns) {
+		backoff = 0
+		// Bound accepted connections alive (handshaking or established)
+		// by MaxConns, and established ones over all torrents too: a flood
+		// of connections, silent or not, costs at most MaxConns
+		// descriptors and handshake goroutines (each for HandshakeTimeout
+		// at most), and the torrents' connections never exceed MaxConns.
+		if s.incoming.Load() >= int64(s.cfg.MaxConns) || s.conns.Load() >= int64(s.cfg.MaxConns) ||
+			s.handshaking.Load() >= int64(s.cfg.MaxConns) {
 			nc.Close()
 			continue
 		}
+		s.incoming.Add(1)
 		s.handshaking.Add(1)
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
 			defer s.handshaking.Add(-1)
-			s.handleIncoming(nc)
+			s.handleIncoming(&incomingConn{Conn: nc, s: s})
 		}()
 	}
+}
+
+// incomingConn is an accepted connection that gives its slot back to the
+// accept loop's bound (Session.incoming) when it is closed, whoever closes
+// it: the handshake, a torrent refusing it, or the peer's connection
+// ending.
+type incomingConn struct {
+	net.Conn
+	s        *Session
+	released atomic.Bool
+}
+
+func (c *incomingConn) Close() error {
+	err := c.Conn.Close()
+	if c.released.CompareAndSwap(false, true) {
+		c.s.incoming.Add(-1)
+	}
+	return err
 }
 
 // Banned returns the addresses banned in this session, with the reason.

@@ -61,6 +61,12 @@ func (t *Torrent) handleMessage(p *peer, m peerwire.Message) error {
 		if m.ID != peerwire.Bitfield && !p.fast {
 			return protocolError("%v without the fast extension", m.ID)
 		}
+		// Each costs work in proportion to the piece count (and two
+		// bitfields' allocation), for 5 bytes on the wire: a peer repeating
+		// them would keep the loop busy for every peer of the torrent.
+		if p.pieceSets++; p.pieceSets > maxPieceSetMessages {
+			return protocolError("%d bitfield, have all and have none messages; BEP 3 and 6 allow one", p.pieceSets)
+		}
 		if err := t.setPeerPieces(p, m); err != nil {
 			return err
 		}
@@ -70,7 +76,7 @@ func (t *Torrent) handleMessage(p *peer, m peerwire.Message) error {
 	case peerwire.Cancel:
 		p.conn.CancelUpload(int(m.Index), int64(m.Begin), int(m.Length))
 	case peerwire.Piece:
-		return t.handleBlock(p, m)
+		return t.screenBlock(p, m)
 	case peerwire.Reject:
 		if !p.fast {
 			return protocolError("REJECT without the fast extension")
@@ -102,13 +108,65 @@ func (t *Torrent) handleMessage(p *peer, m peerwire.Message) error {
 			t.fillRequests(p)
 		}
 	case peerwire.Suggest:
+		if !p.fast {
+			return protocolError("SUGGEST without the fast extension")
+		}
 		// A hint we do not act on: our picker's order serves the swarm.
 	case peerwire.Port:
-		t.peerDHTPort(p, m)
+		// BEP 5: a peer tells its DHT port once, after the handshake. Each
+		// one taken costs a ping from the DHT node's shared query budget,
+		// so a peer repeating PORT would spend it on pings at itself
+		// (swarmtest.TestPortFlood): later ones are ignored.
+		if !p.portTaken {
+			p.portTaken = true
+			t.peerDHTPort(p, m)
+		}
 	case peerwire.Extended:
+		if !p.extended {
+			// It never set the BEP 10 bit, so it cannot know our ids
+			// (we sent it no extended handshake): nothing to act on.
+			return nil
+		}
 		return t.handleExtended(p, m)
 	}
 	return nil
+}
+
+// maxPieceSetMessages is how many BITFIELD, HAVE_ALL and HAVE_NONE
+// messages a connection may send in all. BEP 3 and 6 allow exactly one, as
+// the first message; aria2 sends HAVE_NONE and a BITFIELD later, and a
+// little more slack costs nothing.
+const maxPieceSetMessages = 4
+
+// maxUnrequestedBlocks is how many blocks in a row a peer may send that
+// are not among our outstanding requests to it. BEP 6 says to close the
+// connection on a block that was never requested, but we cannot tell one
+// from a block we requested and then released (after a choke without
+// BEP 6, a request timeout, an endgame CANCEL), which a peer may still
+// send, up to a whole request queue of them (maxReqq). More than twice
+// that in a row is a peer sending what nobody asked for: wasted bandwidth
+// and, were it let go on, a way to slip bad data into pieces in progress.
+const maxUnrequestedBlocks = 2 * maxReqq
+
+// screenBlock refuses a block outside the torrent (BEP 3: a piece
+// message names a block of a piece; anything else is a broken or hostile
+// peer) and a peer that keeps sending blocks we did not ask it for, and
+// hands the rest to handleBlock.
+func (t *Torrent) screenBlock(p *peer, m peerwire.Message) error {
+	n := t.info.NumPieces()
+	end := int64(m.Begin) + int64(len(m.Payload))
+	if int(m.Index) >= n || end > t.layout.PieceSize(int(m.Index)) {
+		blockPool.put(m.Payload)
+		return protocolError("block %d:%d+%d outside the torrent (%d pieces)", m.Index, m.Begin, len(m.Payload), n)
+	}
+	b := picker.Block{Piece: int(m.Index), Begin: int64(m.Begin), Length: int64(len(m.Payload))}
+	if _, requested := p.requests[b]; requested {
+		p.unrequested = 0
+	} else if p.unrequested++; p.unrequested > maxUnrequestedBlocks {
+		blockPool.put(m.Payload)
+		return protocolError("%d blocks in a row that we did not request", p.unrequested)
+	}
+	return t.handleBlock(p, m)
 }
 
 // setPeerPieces applies BITFIELD, HAVE_ALL or HAVE_NONE.
@@ -200,20 +258,51 @@ func (t *Torrent) releaseRequests(p *peer) {
 	clear(p.requests)
 }
 
-// expireRequests treats a peer that has sent nothing for RequestTimeout
-// while we wait on it as snubbed, and gives its requests to others.
+// pressureTimeout is how long a request may be outstanding while piece
+// memory is short (memoryShort). Then no new piece can start, and the
+// pieces in progress are all there is to download: a block held by a peer
+// that does not send it goes to another peer after this, not after
+// RequestTimeout. Otherwise a peer answering only the first request of
+// each piece (slow, or hostile: swarmtest.TestPieceMemoryHog) pins the
+// budget and stalls the torrent, and every other torrent of the session.
+const pressureTimeout = 5 * time.Second
+
+// memoryShort reports whether the session's piece memory could not hold
+// one more piece of this torrent.
+func (t *Torrent) memoryShort() bool {
+	b := t.s.budget
+	return b.Limit()-b.InUse() < t.info.PieceLength
+}
+
+// expireRequests gives requests that have waited too long to others: all
+// of a peer's when it has sent nothing for RequestTimeout while we wait on
+// it, and, while piece memory is short, each that has waited
+// pressureTimeout. Such a peer counts as snubbed.
 func (t *Torrent) expireRequests(now time.Time) {
+	short := t.memoryShort()
+	var expired []picker.Block
 	for _, p := range t.peers {
-		if len(p.requests) == 0 || now.Sub(p.lastBlockAt) < t.s.cfg.RequestTimeout {
+		if len(p.requests) == 0 {
+			continue
+		}
+		silent := now.Sub(p.lastBlockAt) >= t.s.cfg.RequestTimeout
+		expired = expired[:0]
+		for b, at := range p.requests {
+			if silent || (short && now.Sub(at) >= pressureTimeout) {
+				expired = append(expired, b)
+			}
+		}
+		if len(expired) == 0 {
 			continue
 		}
 		p.snubbed = true
-		if p.fast {
-			for b := range p.requests {
+		for _, b := range expired {
+			if p.fast {
 				p.conn.Send(peerwire.Message{ID: peerwire.Cancel, Index: uint32(b.Piece), Begin: uint32(b.Begin), Length: uint32(b.Length)})
 			}
+			delete(p.requests, b)
+			t.picker.Release(p.key, b)
 		}
-		t.releaseRequests(p)
 		for _, q := range t.peers {
 			if q != p {
 				t.fillRequests(q)

@@ -42,11 +42,13 @@ type peer struct {
 	extended       bool    // both sides support BEP 10
 	ext            peerExt // its extended handshake and our extensions' state with it
 	dht            bool    // both sides run a DHT node (BEP 5): PORT messages are sent
+	portTaken      bool    // its PORT message went to the DHT node; later ones are ignored
 	connectedAt    time.Time
 
 	has         *bitfield.Bitfield // pieces the peer has; nil until it tells us
 	haveAll     bool               // it sent HAVE_ALL (a seed)
 	inPicker    bool
+	pieceSets   int             // BITFIELD, HAVE_ALL and HAVE_NONE messages received
 	reqq        int             // its request queue size (BEP 10)
 	allowedFast map[uint32]bool // pieces it lets us request while choked (BEP 6)
 
@@ -58,6 +60,7 @@ type peer struct {
 	requests    map[picker.Block]time.Time // outstanding requests we sent
 	slowStart   int                        // request depth earned by blocks delivered
 	rejects     int                        // REJECTs since the last block it sent
+	unrequested int                        // blocks not requested from it since the last one that was
 	lastBlockAt time.Time
 
 	downMeter, upMeter   *ratemeter.Meter
@@ -250,7 +253,10 @@ func (t *Torrent) addPeer(hc *handshakedConn) {
 		return
 	}
 	for _, p := range t.peers {
-		if p.id != hc.peerID {
+		// The same peer id from another IP is not a duplicate connection
+		// but another peer, or one squatting on an honest peer's id (ids
+		// travel in the clear) to lock it out: both stay.
+		if p.id != hc.peerID || p.addr.Addr() != hc.addr.Addr() {
 			continue
 		}
 		if p.incoming == hc.incoming || !t.keepNewDuplicate(hc) {
@@ -295,12 +301,21 @@ func (t *Torrent) addPeer(hc *handshakedConn) {
 		Free:             blockPool.put,
 		MaxUploadQueue:   ourReqq,
 		MaxSendQueue:     maxSendQueue,
+		ReadTimeout:      t.s.cfg.IdleTimeout,
+		KeepAlive:        keepAliveInterval(t.s.cfg.IdleTimeout),
 		UploadLimiters:   peerconn.Limiters{t.s.upLimit, t.upLimit},
 		DownloadLimiters: peerconn.Limiters{t.s.downLimit, t.downLimit},
 	})
 	t.peers[p.key] = p
 	t.sendInitial(p)
 	t.s.log.Debug("peer connected", "addr", p.addr, "client", p.client, "incoming", p.incoming)
+}
+
+// keepAliveInterval is how often we send a keep-alive to an idle peer:
+// every 2 min (BEP 3), or sooner when our own IdleTimeout is short (a peer
+// configured like us must not time us out).
+func keepAliveInterval(idleTimeout time.Duration) time.Duration {
+	return min(peerconn.DefaultKeepAlive, idleTimeout*2/3)
 }
 
 // keepNewDuplicate settles two connections to the same peer made in

@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"shoal/dht"
+	"shoal/tracker/server"
 )
 
 // dhtFlags are the options of "shoal dht".
@@ -22,6 +25,7 @@ type dhtFlags struct {
 	readOnly    bool
 	interval    time.Duration
 	json        bool
+	metrics     string
 }
 
 func newDHTCommand() *cobra.Command {
@@ -33,7 +37,10 @@ func newDHTCommand() *cobra.Command {
 for a private network, or a node that helps the public DHT. It answers ping,
 find_node, get_peers, announce_peer, sample_infohashes (BEP 51) and scrapes
 (BEP 33), keeps its routing table in --state across restarts, and reports its
-routing-table size and query rates every --interval.
+routing-table size and query rates every --interval. With --metrics it serves
+its counters (queries, rate-limit drops, refused tokens, malformed packets,
+trimmed replies, table and store sizes) in the Prometheus text format at
+http://ADDR/metrics.
 
 Without --bootstrap it joins through the well-known public routers;
 --no-bootstrap starts a network of its own (its first node). SIGINT or
@@ -54,6 +61,7 @@ SIGTERM stops it.`,
 	f.BoolVar(&o.readOnly, "read-only", false, "query only, never answer (BEP 43)")
 	f.DurationVar(&o.interval, "interval", 10*time.Second, "how often to print the node's statistics")
 	f.BoolVar(&o.json, "json", false, "print one JSON object per line")
+	f.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics at http://`ADDR`/metrics (empty: off)")
 	return cmd
 }
 
@@ -68,6 +76,7 @@ type dhtReport struct {
 	Peers        int     `json:"peers"`
 	QueriesInPS  float64 `json:"queries_in_per_sec"`
 	QueriesOutPS float64 `json:"queries_out_per_sec"`
+	MetricsAddr  string  `json:"metrics_addr,omitempty"` // where --metrics listens
 }
 
 func runDHT(ctx context.Context, o *dhtFlags, stdout, stderr io.Writer) error {
@@ -95,11 +104,21 @@ func runDHT(ctx context.Context, o *dhtFlags, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer node.Close()
+	var metricsAddr string
+	if o.metrics != "" {
+		addr, stop, err := serveDHTMetrics(o.metrics, node)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		metricsAddr = addr
+	}
 
 	report := func(event string, last dht.Stats, elapsed time.Duration) dht.Stats {
 		st := node.Stats()
 		r := dhtReport{Event: event, Addr: node.Addr().String(), ID: node.ID().String(),
-			Nodes: st.Nodes, GoodNodes: st.GoodNodes, Torrents: st.Torrents, Peers: st.Peers}
+			Nodes: st.Nodes, GoodNodes: st.GoodNodes, Torrents: st.Torrents, Peers: st.Peers,
+			MetricsAddr: metricsAddr}
 		if elapsed > 0 {
 			r.QueriesInPS = float64(st.QueriesIn-last.QueriesIn) / elapsed.Seconds()
 			r.QueriesOutPS = float64(st.QueriesOut-last.QueriesOut) / elapsed.Seconds()
@@ -135,8 +154,37 @@ func printDHTReport(w io.Writer, asJSON bool, r dhtReport) {
 	switch r.Event {
 	case "listening":
 		fmt.Fprintf(w, "dht: listening on %s, node id %s\n", r.Addr, r.ID)
+		if r.MetricsAddr != "" {
+			fmt.Fprintf(w, "dht: metrics at http://%s/metrics\n", r.MetricsAddr)
+		}
 	default:
 		fmt.Fprintf(w, "dht: %s: %d nodes (%d good), %d torrents, %d peers stored, queries %.1f/s in, %.1f/s out\n",
 			r.Event, r.Nodes, r.GoodNodes, r.Torrents, r.Peers, r.QueriesInPS, r.QueriesOutPS)
 	}
+}
+
+// serveDHTMetrics serves node's counters at http://addr/metrics until stop
+// is called, with the default limits of the tracker's HTTP frontend: only
+// GETs of one small page are expected.
+func serveDHTMetrics(addr string, node *dht.Node) (bound string, stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", nil, fmt.Errorf("--metrics: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", node.MetricsHandler())
+	hs := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: server.DefaultHTTPReadHeaderTimeout,
+		ReadTimeout:       server.DefaultHTTPReadTimeout,
+		WriteTimeout:      server.DefaultHTTPWriteTimeout,
+		IdleTimeout:       server.DefaultHTTPIdleTimeout,
+		MaxHeaderBytes:    server.DefaultHTTPMaxHeaderBytes,
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		hs.Serve(ln)
+	}()
+	return ln.Addr().String(), func() { hs.Close(); <-done }, nil
 }

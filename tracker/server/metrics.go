@@ -29,9 +29,14 @@ type counters struct {
 	rejected  [numProtos][numRejects]atomic.Uint64
 	expired   atomic.Uint64 // peers removed for silence
 	errors    atomic.Uint64 // socket read/write errors
+
+	httpRefused [numHTTPRefusals]atomic.Uint64 // connections or requests cut off by the HTTP limits
+	httpOpen    atomic.Int64                   // HTTP connections open now
 }
 
 func (c *counters) reject(p proto, r Reject) { c.rejected[p][r].Add(1) }
+
+func (c *counters) refuseHTTP(r httpRefusal) { c.httpRefused[r].Add(1) }
 
 // Stats is the JSON served at /stats.
 type Stats struct {
@@ -45,6 +50,8 @@ type Stats struct {
 	Rejected        map[string]map[string]uint64 `json:"rejected"` // by frontend, then reason
 	ExpiredPeers    uint64                       `json:"expired_peers"`
 	SocketErrors    uint64                       `json:"socket_errors"`
+	HTTPRefused     map[string]uint64            `json:"http_refused"` // by reason: cut off by the HTTP limits
+	HTTPConnections int64                        `json:"http_connections"`
 	AllowListHashes int                          `json:"allow_list_hashes"` // -1 without an allow-list
 }
 
@@ -58,7 +65,12 @@ func (s *Server) Stats(ctx context.Context) (Stats, error) {
 		UDPConnects:     s.counts.connects.Load(),
 		ExpiredPeers:    s.counts.expired.Load(),
 		SocketErrors:    s.counts.errors.Load(),
+		HTTPRefused:     map[string]uint64{},
+		HTTPConnections: s.counts.httpOpen.Load(),
 		AllowListHashes: -1,
+	}
+	for r := range numHTTPRefusals {
+		st.HTTPRefused[httpRefusalLabels[r]] = s.counts.httpRefused[r].Load()
 	}
 	if s.cfg.AllowList != nil {
 		st.AllowListHashes = s.cfg.AllowList.Len()
@@ -131,6 +143,12 @@ func writeMetrics(w io.Writer, st Stats) {
 			fmt.Fprintf(w, "shoal_tracker_rejected_total{proto=%q,reason=%q} %d\n", p, rejectLabels[r], st.Rejected[p][rejectLabels[r]])
 		}
 	}
+	family("shoal_tracker_http_refused_total", "counter", "HTTP connections or requests cut off by the frontend's limits, by reason.")
+	for _, r := range httpRefusalLabels {
+		fmt.Fprintf(w, "shoal_tracker_http_refused_total{reason=%q} %d\n", r, st.HTTPRefused[r])
+	}
+	family("shoal_tracker_http_connections", "gauge", "HTTP connections open.")
+	fmt.Fprintf(w, "shoal_tracker_http_connections %d\n", st.HTTPConnections)
 	family("shoal_tracker_expired_peers_total", "counter", "Peers removed after missing two announce intervals.")
 	fmt.Fprintf(w, "shoal_tracker_expired_peers_total %d\n", st.ExpiredPeers)
 	family("shoal_tracker_socket_errors_total", "counter", "Socket read and write errors.")

@@ -36,6 +36,20 @@ type Config struct {
 	// UDPReaders is the number of goroutines reading the UDP socket.
 	// Default runtime.NumCPU().
 	UDPReaders int
+	// HTTP frontend limits (ServeHTTP), so slow or oversized clients
+	// cannot hold connections, goroutines or memory; zero means the
+	// Default... constant. A request must arrive (line and headers)
+	// within HTTPReadHeaderTimeout and whole within HTTPReadTimeout; the
+	// answer must be written within HTTPWriteTimeout; a kept-alive
+	// connection may idle HTTPIdleTimeout between requests. The request
+	// line and headers together may be HTTPMaxHeaderBytes. Connections
+	// beyond HTTPMaxConns open at once are closed as they arrive.
+	HTTPReadHeaderTimeout time.Duration
+	HTTPReadTimeout       time.Duration
+	HTTPWriteTimeout      time.Duration
+	HTTPIdleTimeout       time.Duration
+	HTTPMaxHeaderBytes    int
+	HTTPMaxConns          int
 	// Logger receives errors that concern the operator. Default discards.
 	Logger *slog.Logger
 	// Now is the clock; tests replace it. Default time.Now.
@@ -78,6 +92,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	cfg.httpLimits()
 	s := &Server{cfg: cfg, now: cfg.Now}
 	s.started = s.now()
 	s.keys = newConnIDKeys(s.started)
@@ -163,17 +178,12 @@ func (s *Server) expireLoop(ctx context.Context) {
 
 // ServeHTTP serves /announce, /scrape, /stats and /metrics on ln until ctx
 // ends, with the limits that keep slow or oversized clients from holding
-// resources: header size, header/read/write timeouts, idle timeout.
+// resources (Config.HTTP...): header size, header/read/write timeouts,
+// idle timeout, open connections; each refusal is counted in /metrics.
 func (s *Server) ServeHTTP(ctx context.Context, ln net.Listener) error {
-	hs := &http.Server{
-		Handler:           s.Handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      10 * time.Second,
-		IdleTimeout:       60 * time.Second,
-		MaxHeaderBytes:    8 << 10,
-		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelDebug),
-	}
+	hs := s.newHTTPServer()
+	hs.ErrorLog = slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelDebug)
+	ln = &limitListener{Listener: ln, s: s}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -203,5 +213,5 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/scrape", s.serveScrape)
 	mux.HandleFunc("/stats", s.serveStats)
 	mux.HandleFunc("/metrics", s.serveMetrics)
-	return mux
+	return s.guardHTTP(mux)
 }
