@@ -397,7 +397,10 @@ def swarm(path, save_path, listen, peers, seeding, no_pex, files):
     # Keep connections between peers that have all they want (seeds, and
     # a peer whose wanted files are complete): PEX lists only connected
     # peers, and libtorrent otherwise closes such "redundant" connections.
-    ses.apply_settings({"close_redundant_connections": False})
+    # A peer that drops us right after connecting (seen once at start-up
+    # under load) would otherwise not be dialled again for 60 s
+    # (min_reconnect_time), longer than the tests wait.
+    ses.apply_settings({"close_redundant_connections": False, "min_reconnect_time": 1})
     flags = lt.torrent_flags.default_flags
     if seeding:
         flags |= lt.torrent_flags.seed_mode
