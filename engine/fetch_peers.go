@@ -41,12 +41,17 @@ func (f *fetcher) addPeer(hc *handshakedConn) {
 		k.giveUp = true
 		return
 	}
+	if !f.s.reserveConn() {
+		// The session is at Config.MaxConns: try this address again later.
+		hc.nc.Close()
+		k.nextTry = time.Now().Add(5 * time.Second)
+		return
+	}
 	f.nextKey++
 	p := &fetchPeer{key: f.nextKey, addr: hc.addr, since: time.Now(),
 		requests: make(map[int]time.Time), refused: make(map[int]time.Time)}
 	p.conn = peerconn.New(f.ctx, hc.nc, peerconn.Options{Key: p.key, Events: f.eventC})
 	f.peers[p.key] = p
-	f.s.conns.Add(1)
 	k.connected = true
 	hs := peerwire.ExtendedHandshake{
 		M:      map[string]int{peerwire.ExtMetadata: int(extIDMetadata), peerwire.ExtPEX: int(extIDPEX)},

@@ -551,3 +551,24 @@ func TestAcceptSurvivesEMFILE(t *testing.T) {
 		t.Fatalf("the connection made before the exhaustion was closed: %v", err)
 	}
 }
+
+// TestReserveConnIsAtomic: goroutines racing for the last connection slots
+// never take more than Config.MaxConns.
+func TestReserveConnIsAtomic(t *testing.T) {
+	s := &Session{cfg: Config{MaxConns: 50}}
+	var wg sync.WaitGroup
+	var taken atomic.Int64
+	for range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if s.reserveConn() {
+				taken.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if taken.Load() != 50 || s.conns.Load() != 50 {
+		t.Fatalf("%d slots taken, count %d; want 50", taken.Load(), s.conns.Load())
+	}
+}

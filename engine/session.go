@@ -204,6 +204,22 @@ func (s *Session) Close() error {
 	return nil
 }
 
+// reserveConn takes one of the Config.MaxConns connection slots shared by
+// all torrents, or reports that none is free. Torrent loops run in
+// parallel: checking the count and adding to it in two steps would let two
+// of them take the last slot.
+func (s *Session) reserveConn() bool {
+	for {
+		n := s.conns.Load()
+		if n >= int64(s.cfg.MaxConns) {
+			return false
+		}
+		if s.conns.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
 // closeEarly undoes what NewSession opened before it failed.
 func (s *Session) closeEarly() {
 	s.cancel()

@@ -266,7 +266,10 @@ func (t *Torrent) addPeer(hc *handshakedConn) {
 		t.dropPeer(p, errors.New("duplicate connection"))
 		break
 	}
-	t.s.conns.Add(1)
+	if !t.s.reserveConn() {
+		reject("session connection limit")
+		return
+	}
 	t.nextKey++
 	ours := t.s.ourReserved()
 	p := &peer{
