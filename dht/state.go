@@ -32,20 +32,30 @@ type loadedState struct {
 
 // loadState reads the state file at path.
 func loadState(path string) (loadedState, error) {
-	var st loadedState
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return st, err
+		return loadedState{}, err
 	}
+	st, err := decodeState(b)
+	if err != nil {
+		return loadedState{}, fmt.Errorf("dht: state file %s: %w", path, err)
+	}
+	return st, nil
+}
+
+// decodeState decodes a state file's content. The file is ours, but it may
+// be damaged or planted, so it is bounded like network input.
+func decodeState(b []byte) (loadedState, error) {
+	var st loadedState
 	if len(b) > maxStateFile {
-		return st, fmt.Errorf("dht: state file %s: %d bytes, limit %d", path, len(b), maxStateFile)
+		return st, fmt.Errorf("%d bytes, limit %d", len(b), maxStateFile)
 	}
 	var f stateFile
 	if err := (bencode.DecodeOptions{MaxSize: maxStateFile}).Unmarshal(b, &f); err != nil {
-		return st, fmt.Errorf("dht: state file %s: %w", path, err)
+		return st, err
 	}
 	if len(f.ID) != len(st.id) {
-		return st, fmt.Errorf("dht: state file %s: id of %d bytes, want 20", path, len(f.ID))
+		return st, fmt.Errorf("id of %d bytes, want 20", len(f.ID))
 	}
 	st.id = ID(f.ID)
 	for _, list := range [][]krpc.NodeInfo{f.Nodes, f.Nodes6} {
@@ -56,20 +66,30 @@ func loadState(path string) (loadedState, error) {
 	return st, nil
 }
 
+// encodeState is the state file's content for id and nodes. Each family
+// keeps at most krpc.MaxNodes nodes, the most decodeState reads back: a
+// table with more good nodes than that must still save a file that loads.
+// An IPv4-mapped address is saved as IPv4, the form "nodes" can hold.
+func encodeState(id ID, nodes []traversal.Node, saved time.Time) ([]byte, error) {
+	f := stateFile{ID: id[:], Saved: saved.Unix()}
+	for _, c := range nodes {
+		info := krpc.NodeInfo{ID: c.ID, Addr: c.Addr}
+		if c.Addr.Addr().Unmap().Is4() {
+			if len(f.Nodes) < krpc.MaxNodes {
+				f.Nodes = append(f.Nodes, info)
+			}
+		} else if len(f.Nodes6) < krpc.MaxNodes {
+			f.Nodes6 = append(f.Nodes6, info)
+		}
+	}
+	return bencode.Marshal(&f)
+}
+
 // saveState writes our id and the good nodes atomically: a temporary file
 // in the same directory, synced, then renamed over the old one, so a crash
 // leaves either the old or the new state.
 func (n *Node) saveState() error {
-	f := stateFile{ID: n.id[:], Saved: time.Now().Unix()}
-	for _, c := range n.table.goodNodes(time.Now()) {
-		info := krpc.NodeInfo{ID: c.ID, Addr: c.Addr}
-		if c.Addr.Addr().Is4() {
-			f.Nodes = append(f.Nodes, info)
-		} else {
-			f.Nodes6 = append(f.Nodes6, info)
-		}
-	}
-	b, err := bencode.Marshal(&f)
+	b, err := encodeState(n.id, n.table.goodNodes(time.Now()), time.Now())
 	if err != nil {
 		return fmt.Errorf("dht: encode state: %w", err)
 	}

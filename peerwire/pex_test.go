@@ -2,8 +2,10 @@ package peerwire
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -136,9 +138,26 @@ func FuzzParsePEX(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-encoded %q does not parse: %v", b, err)
 		}
-		// Encoding groups addresses by family, so compare as sets.
-		if len(again.Added) != len(m.Added) || len(again.Dropped) != len(m.Dropped) {
+		// Encoding groups addresses by family, so compare sorted lists.
+		if !slices.Equal(pexStrings(again), pexStrings(m)) {
 			t.Fatalf("round trip changed %+v into %+v", m, again)
 		}
 	})
+}
+
+// pexStrings lists a message's peers as sorted strings: each added peer
+// with its flags, then each dropped one. Marshal writes an IPv4-mapped
+// address as IPv4, so addresses are compared unmapped.
+func pexStrings(m PEXMessage) []string {
+	unmap := func(a netip.AddrPort) netip.AddrPort { return netip.AddrPortFrom(a.Addr().Unmap(), a.Port()) }
+	var added, dropped []string
+	for _, p := range m.Added {
+		added = append(added, fmt.Sprintf("+%v/%02x", unmap(p.Addr), p.Flags))
+	}
+	for _, a := range m.Dropped {
+		dropped = append(dropped, fmt.Sprintf("-%v", unmap(a)))
+	}
+	slices.Sort(added)
+	slices.Sort(dropped)
+	return append(added, dropped...)
 }

@@ -224,9 +224,11 @@ func parseTrackerURL(rawURL string) (*url.URL, error) {
 }
 
 // addPeer appends a peer address unless it cannot be dialled or the list
-// is full.
+// is full. An IPv6 zone ("fe80::1%eth0" in a BEP 3 peer dictionary) names
+// an interface of the tracker's host, not ours: such a peer is skipped
+// rather than dialled on whichever local interface the tracker named.
 func addPeer(peers []netip.AddrPort, ip netip.Addr, port uint16, maxPeers int) []netip.AddrPort {
-	if len(peers) >= maxPeers || port == 0 || !ip.IsValid() || ip.IsUnspecified() {
+	if len(peers) >= maxPeers || port == 0 || !ip.IsValid() || ip.IsUnspecified() || ip.Zone() != "" {
 		return peers
 	}
 	return append(peers, netip.AddrPortFrom(ip.Unmap(), port))
