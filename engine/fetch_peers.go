@@ -50,7 +50,8 @@ func (f *fetcher) addPeer(hc *handshakedConn) {
 	f.nextKey++
 	p := &fetchPeer{key: f.nextKey, addr: hc.addr, since: time.Now(),
 		requests: make(map[int]time.Time), refused: make(map[int]time.Time)}
-	p.conn = peerconn.New(f.ctx, hc.nc, peerconn.Options{Key: p.key, Events: f.eventC})
+	p.conn = peerconn.New(f.ctx, hc.nc, peerconn.Options{Key: p.key, Events: f.eventC,
+		ReadTimeout: f.s.cfg.IdleTimeout, KeepAlive: keepAliveInterval(f.s.cfg.IdleTimeout)})
 	f.peers[p.key] = p
 	k.connected = true
 	hs := peerwire.ExtendedHandshake{
