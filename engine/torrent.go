@@ -107,22 +107,25 @@ type Torrent struct {
 	dialing       int
 	waiting       []*handshakedConn // connections that arrived while checking
 	pieces        map[int]*pieceBuf // pieces being downloaded, by index
-	badPieces     map[int][]badBlock
-	filePrio      []Priority
-	sequential    bool
-	counters      counters
-	resumeDirty   bool
-	savingResume  bool
-	completed     bool
-	checkCancel   context.CancelFunc
-	checkGen      int // counts starts, to tell a current check's result from a stale one
-	sources       []sources.Source
-	stopSources   context.CancelFunc // ends the sources' runs; nil when not running
-	trackers      *tracker.Source    // also in sources; nil without trackers (set before the loop starts)
-	ticks         int
-	superSeed     *superSeeder // BEP 16 state while super-seeding; nil otherwise
-	pexLearned    int          // new addresses learned through peer exchange (BEP 11)
-	metaServed    int          // ut_metadata pieces sent to peers (BEP 9)
+	// memFreedC is closed when piece memory is released after newPiece
+	// was refused some; nil otherwise.
+	memFreedC    <-chan struct{}
+	badPieces    map[int][]badBlock
+	filePrio     []Priority
+	sequential   bool
+	counters     counters
+	resumeDirty  bool
+	savingResume bool
+	completed    bool
+	checkCancel  context.CancelFunc
+	checkGen     int // counts starts, to tell a current check's result from a stale one
+	sources      []sources.Source
+	stopSources  context.CancelFunc // ends the sources' runs; nil when not running
+	trackers     *tracker.Source    // also in sources; nil without trackers (set before the loop starts)
+	ticks        int
+	superSeed    *superSeeder // BEP 16 state while super-seeding; nil otherwise
+	pexLearned   int          // new addresses learned through peer exchange (BEP 11)
+	metaServed   int          // ut_metadata pieces sent to peers (BEP 9)
 
 	// A parked torrent has no loop goroutine (see torrent_idle.go).
 	wakeMu    sync.Mutex

@@ -82,6 +82,11 @@ func (t *Torrent) loop() {
 					t.stop(StateError, fmt.Errorf("saving resume data: %w", err))
 				}
 			}
+		case <-t.memFreedC: // nil unless a piece was refused memory
+			t.memFreedC = nil
+			for _, p := range t.peers {
+				t.fillRequests(p)
+			}
 		case now := <-t.tickC():
 			t.tickAt = time.Time{}
 			t.tick(now)

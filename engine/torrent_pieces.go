@@ -136,7 +136,13 @@ func (t *Torrent) fillRequests(p *peer) {
 // newPiece reserves memory for a piece that is starting to arrive.
 func (t *Torrent) newPiece(i int) bool {
 	size := t.layout.PieceSize(i)
-	if !t.s.budget.TryAcquire(size) {
+	ok, freed := t.s.budget.TryAcquireOrNotify(size)
+	if !ok {
+		// Top up again as soon as memory comes back (a piece of ours or
+		// another torrent's written): waiting for the next tick left the
+		// connection idle for up to a second each time the disk fell
+		// behind (pair benchmark: 0.5 s stalls, a third of the transfer).
+		t.memFreedC = freed
 		return false
 	}
 	nblocks := int((size + peerwire.BlockSize - 1) / peerwire.BlockSize)

@@ -23,6 +23,9 @@ type Budget struct {
 	limit   int64
 	inUse   int64
 	waiters list.List // of *budgetWaiter, oldest first
+	// freed is closed by the next Release; nil until someone asks for it
+	// (TryAcquireOrNotify).
+	freed chan struct{}
 }
 
 type budgetWaiter struct {
@@ -93,6 +96,26 @@ func (b *Budget) TryAcquire(n int64) bool {
 	return false
 }
 
+// TryAcquireOrNotify is TryAcquire, and when it fails it returns a channel
+// that the next Release closes, so the caller can try again then instead
+// of polling. Taking both under one lock means no Release can slip in
+// between the failure and the wait.
+func (b *Budget) TryAcquireOrNotify(n int64) (ok bool, freed <-chan struct{}) {
+	if n <= 0 {
+		return true, nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.waiters.Len() == 0 && b.fits(n) {
+		b.inUse += n
+		return true, nil
+	}
+	if b.freed == nil {
+		b.freed = make(chan struct{})
+	}
+	return false, b.freed
+}
+
 // Release gives back n bytes taken by Acquire or TryAcquire. Releasing more
 // than is in use is a bug in the caller and panics.
 func (b *Budget) Release(n int64) {
@@ -106,6 +129,10 @@ func (b *Budget) Release(n int64) {
 	}
 	b.inUse -= n
 	b.grant()
+	if b.freed != nil {
+		close(b.freed)
+		b.freed = nil
+	}
 }
 
 // grant wakes waiters, oldest first, while they fit. b.mu must be held.

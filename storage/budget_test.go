@@ -130,3 +130,39 @@ func TestBudgetReleaseTooMuchPanics(t *testing.T) {
 	}()
 	b.Release(4)
 }
+
+// The engine tops up requests when piece memory comes back instead of at
+// its next tick: a refused TryAcquireOrNotify must hand out a channel that
+// the next Release closes, and only that.
+func TestBudgetTryAcquireOrNotify(t *testing.T) {
+	b := NewBudget(100)
+	if ok, freed := b.TryAcquireOrNotify(70); !ok || freed != nil {
+		t.Fatalf("TryAcquireOrNotify(70) of 100 = %v, %v; want true, nil", ok, freed)
+	}
+	ok, freed := b.TryAcquireOrNotify(40)
+	if ok || freed == nil {
+		t.Fatalf("TryAcquireOrNotify(40) with 30 free = %v, %v; want false and a channel", ok, freed)
+	}
+	_, again := b.TryAcquireOrNotify(40)
+	if again != freed {
+		t.Fatal("two refusals before a release got different channels")
+	}
+	select {
+	case <-freed:
+		t.Fatal("channel closed before any release")
+	default:
+	}
+	b.Release(10)
+	select {
+	case <-freed:
+	default:
+		t.Fatal("Release did not close the channel")
+	}
+	if ok, _ := b.TryAcquireOrNotify(40); !ok || b.InUse() != 100 {
+		t.Fatalf("TryAcquireOrNotify(40) with 40 free failed; in use %d", b.InUse())
+	}
+	_, next := b.TryAcquireOrNotify(1)
+	if next == nil || next == freed {
+		t.Fatal("a refusal after a release must get a fresh channel")
+	}
+}
