@@ -107,6 +107,7 @@ type Torrent struct {
 	dialing       int
 	waiting       []*handshakedConn // connections that arrived while checking
 	pieces        map[int]*pieceBuf // pieces being downloaded, by index
+	pickBuf       []picker.Block    // fillRequests' picks, reused
 	// memFreedC is closed when piece memory is released after newPiece
 	// was refused some; nil otherwise.
 	memFreedC    <-chan struct{}

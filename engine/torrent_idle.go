@@ -163,6 +163,7 @@ func (t *Torrent) park() bool {
 		t.tickTimer.Stop()
 		t.tickTimer = nil // a parked torrent keeps no timer
 	}
+	t.pickBuf = nil
 	t.looping = false
 	return true
 }
