@@ -119,7 +119,7 @@ func (t *Torrent) fillRequests(p *peer) {
 		}
 		blocks = t.picker.AppendPickAllowedFast(blocks, p.key, need, allowed)
 	} else {
-		blocks = t.picker.AppendPick(blocks, p.key, need)
+		blocks = t.picker.AppendPickStarting(blocks, p.key, need, t.roomForPieces(need))
 	}
 	t.pickBuf = blocks[:0]
 	now := time.Now()
@@ -134,6 +134,20 @@ func (t *Torrent) fillRequests(p *peer) {
 		p.requests[b] = now
 		p.conn.Send(peerwire.Message{ID: peerwire.Request, Index: uint32(b.Piece), Begin: uint32(b.Begin), Length: uint32(b.Length)})
 	}
+}
+
+// roomForPieces is how many new pieces the session's piece memory can
+// hold now, for a top-up of need blocks. When that is fewer than the
+// top-up could use, the loop is woken to top up again when memory is
+// released (see newPiece).
+func (t *Torrent) roomForPieces(need int) int {
+	size := max(t.info.PieceLength, 1)
+	want := int((int64(need)*peerwire.BlockSize + size - 1) / size)
+	n, freed := t.s.budget.Room(size, want)
+	if freed != nil {
+		t.memFreedC = freed
+	}
+	return n
 }
 
 // newPiece reserves memory for a piece that is starting to arrive.

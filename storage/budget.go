@@ -116,6 +116,33 @@ func (b *Budget) TryAcquireOrNotify(n int64) (ok bool, freed <-chan struct{}) {
 	return false, b.freed
 }
 
+// Room reports how many pieces of n bytes could be taken now, and when
+// that is fewer than want, a channel that the next Release closes (as
+// TryAcquireOrNotify's). A caller that plans by it must still take each
+// piece with TryAcquire: others may take the room first.
+func (b *Budget) Room(n int64, want int) (pieces int, freed <-chan struct{}) {
+	if n <= 0 {
+		return want, nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.waiters.Len() > 0:
+		pieces = 0
+	case b.inUse == 0:
+		pieces = max(int(b.limit/n), 1) // a piece larger than the budget fits alone
+	default:
+		pieces = int(max(b.limit-b.inUse, 0) / n)
+	}
+	if pieces >= want {
+		return pieces, nil
+	}
+	if b.freed == nil {
+		b.freed = make(chan struct{})
+	}
+	return pieces, b.freed
+}
+
 // Release gives back n bytes taken by Acquire or TryAcquire. Releasing more
 // than is in use is a bug in the caller and panics.
 func (b *Budget) Release(n int64) {

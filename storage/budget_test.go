@@ -166,3 +166,37 @@ func TestBudgetTryAcquireOrNotify(t *testing.T) {
 		t.Fatal("a refusal after a release must get a fresh channel")
 	}
 }
+
+func TestBudgetRoom(t *testing.T) {
+	b := NewBudget(100)
+	if n, freed := b.Room(30, 3); n != 3 || freed != nil {
+		t.Fatalf("Room(30, 3) of an empty 100 = %d, %v; want 3, nil", n, freed)
+	}
+	if n, _ := b.Room(300, 1); n != 1 {
+		t.Fatalf("Room(300, 1) of an empty 100 = %d; want 1 (an oversized piece fits alone)", n)
+	}
+	b.TryAcquire(50)
+	n, freed := b.Room(30, 2)
+	if n != 1 || freed == nil {
+		t.Fatalf("Room(30, 2) with 50 free = %d, %v; want 1 and a channel", n, freed)
+	}
+	b.Release(50)
+	select {
+	case <-freed:
+	default:
+		t.Fatal("Release did not close Room's channel")
+	}
+	ch := acquireAsync(context.Background(), b, 500) // waits for an empty budget, which it has: granted
+	if err := mustReturn(t, ch, "Acquire(500) of an empty budget"); err != nil {
+		t.Fatal(err)
+	}
+	ch = acquireAsync(context.Background(), b, 10) // waits behind nobody but does not fit
+	mustBlock(t, ch, "Acquire(10) with the budget overfull")
+	if n, freed := b.Room(1, 1); n != 0 || freed == nil {
+		t.Fatalf("Room with a waiter queued = %d, %v; want 0 and a channel", n, freed)
+	}
+	b.Release(500)
+	if err := mustReturn(t, ch, "Acquire(10) after release"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -7,18 +7,26 @@ func (p *Picker) Pick(key, max int) []Block { return p.AppendPick(nil, key, max)
 
 // AppendPick appends up to max blocks to dst as Pick does.
 func (p *Picker) AppendPick(dst []Block, key, max int) []Block {
-	return p.pick(dst, key, max, nil, false)
+	return p.pick(dst, key, max, -1, nil, false)
+}
+
+// AppendPickStarting is AppendPick starting at most newPieces pieces that
+// are not in progress yet: the caller has memory for that many more. (A
+// leecher out of piece memory picked a full queue of blocks and handed
+// nearly all back, 10 % of its CPU.)
+func (p *Picker) AppendPickStarting(dst []Block, key, n, newPieces int) []Block {
+	return p.pick(dst, key, n, max(newPieces, 0), nil, false)
 }
 
 // PickAllowedFast is Pick restricted to the pieces in allowed: the peer's
 // allowed-fast set (BEP 6), which we may request while it chokes us.
 func (p *Picker) PickAllowedFast(key, max int, allowed []uint32) []Block {
-	return p.pick(nil, key, max, allowed, true)
+	return p.pick(nil, key, max, -1, allowed, true)
 }
 
 // AppendPickAllowedFast appends to dst as PickAllowedFast does.
 func (p *Picker) AppendPickAllowedFast(dst []Block, key, max int, allowed []uint32) []Block {
-	return p.pick(dst, key, max, allowed, true)
+	return p.pick(dst, key, max, -1, allowed, true)
 }
 
 // pickFilter says which pieces one pick may use.
@@ -50,7 +58,9 @@ const (
 	passOthers        // pieces other peers are downloading
 )
 
-func (p *Picker) pick(dst []Block, key, max int, allowed []uint32, restricted bool) []Block {
+// pick picks as Pick does, starting at most newPieces pieces not yet in
+// progress (no limit if negative).
+func (p *Picker) pick(dst []Block, key, max, newPieces int, allowed []uint32, restricted bool) []Block {
 	pr := p.peers[key]
 	if pr == nil || max <= 0 || !p.Interesting(key) {
 		return dst
@@ -58,7 +68,7 @@ func (p *Picker) pick(dst []Block, key, max int, allowed []uint32, restricted bo
 	f := pickFilter{key: key, pr: pr, restricted: restricted, allowed: allowed}
 	want := max
 	dst = p.takePartials(dst, &f, &want, passOwn)
-	for want > 0 {
+	for want > 0 && newPieces != 0 {
 		var i int
 		if restricted {
 			i = p.freshAllowed(&f)
@@ -69,6 +79,7 @@ func (p *Picker) pick(dst []Block, key, max int, allowed []uint32, restricted bo
 			break
 		}
 		dst = p.takeFree(dst, p.startPiece(i), key, &want)
+		newPieces--
 	}
 	if want > 0 {
 		dst = p.takePartials(dst, &f, &want, passOthers)

@@ -629,3 +629,26 @@ func TestNextSet(t *testing.T) {
 		}
 	}
 }
+
+// AppendPickStarting starts no more new pieces than the caller has memory
+// for, but still hands out the free blocks of pieces already in progress.
+func TestPickStartingLimitsNewPieces(t *testing.T) {
+	const n = 10
+	p := newPicker(n, 4, Options{Seed: 1})
+	mustAdd(t, p, 1, allBut(n))
+	first := p.Pick(1, 2) // one piece in progress, two blocks free
+	if got := p.AppendPickStarting(nil, 1, 8, 0); len(got) != 2 || got[0].Piece != first[0].Piece {
+		t.Fatalf("with no memory for new pieces got %v, want the 2 free blocks of piece %d", got, first[0].Piece)
+	}
+	got := p.AppendPickStarting(nil, 1, 12, 2)
+	if len(got) != 8 || len(piecesOf(got)) != 2 {
+		t.Fatalf("with memory for 2 new pieces got %v, want all 8 blocks of 2 pieces", got)
+	}
+	if p.NumPartial() != 3 {
+		t.Fatalf("%d pieces in progress, want 3", p.NumPartial())
+	}
+	mustInvariants(t, p)
+	if got := p.AppendPickStarting(nil, 1, 4, -1); len(got) != 0 {
+		t.Fatalf("a negative limit must start nothing, got %v", got)
+	}
+}
