@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -61,19 +60,6 @@ func testNetwork(t *testing.T, count, minNodes int) []*Node {
 		if ctx.Err() != nil || round > 5 {
 			t.Fatalf("network did not converge: smallest table %d nodes after %d rounds, want %d", worst, round+1, minNodes)
 		}
-	}
-}
-
-// checkNoLeak waits for the goroutine count to fall back to before.
-func checkNoLeak(t *testing.T, before int) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("goroutines: %d before, %d after\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"shoal/dht/krpc"
+	"shoal/internal/testkit"
 	"shoal/metainfo"
 )
 
@@ -89,7 +90,7 @@ func TestLocalNetwork(t *testing.T) {
 			t.Errorf("close: %v", err)
 		}
 	}
-	checkNoLeak(t, before)
+	testkit.WaitGoroutines(t, before)
 }
 
 // TestTokens checks write tokens end to end: a wrong token is refused with

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"shoal/dht/krpc"
+	"shoal/internal/testkit"
 	"shoal/metainfo"
 )
 
@@ -186,7 +187,7 @@ func TestStateRoundTrip(t *testing.T) {
 	for _, n := range append(nodes, b, c) {
 		n.Close()
 	}
-	checkNoLeak(t, before)
+	testkit.WaitGoroutines(t, before)
 }
 
 // TestCallerConn checks a node on a socket the caller owns: Close stops
@@ -206,7 +207,7 @@ func TestCallerConn(t *testing.T) {
 		t.Fatalf("Addr %v, socket %v", n.Addr(), pc.LocalAddr())
 	}
 	n.Close()
-	checkNoLeak(t, before)
+	testkit.WaitGoroutines(t, before)
 	pc.SetWriteDeadline(time.Now().Add(time.Second))
 	if _, err := pc.WriteTo([]byte("x"), pc.LocalAddr()); err != nil {
 		t.Fatalf("caller's socket unusable after Close: %v", err)

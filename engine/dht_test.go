@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"shoal/dht"
+	"shoal/internal/testkit"
 )
 
 // newBootstrapNode starts a standalone DHT node on loopback for sessions to
@@ -64,7 +65,7 @@ func TestDHTFindsSeeder(t *testing.T) {
 	seeder.Close()
 	leecher.Close()
 	boot.Close()
-	checkNoLeak(t, before)
+	testkit.WaitGoroutines(t, before)
 }
 
 // TestPrivateTorrentStaysOffDHT checks BEP 27: a private torrent is never

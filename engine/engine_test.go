@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"shoal/internal/testkit"
 	"shoal/metainfo"
 )
 
@@ -108,19 +109,6 @@ func waitComplete(t *testing.T, tor *Torrent, timeout time.Duration) {
 	}
 }
 
-// checkNoLeak waits for the goroutine count to fall back to what it was.
-func checkNoLeak(t *testing.T, before int) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("goroutines: %d before, %d after\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func TestSeedToOneLeecher(t *testing.T) {
 	before := runtime.NumGoroutine()
 	for _, tc := range []struct {
@@ -159,7 +147,7 @@ func TestSeedToOneLeecher(t *testing.T) {
 			checkNoEngineGoroutines(t)
 		})
 	}
-	checkNoLeak(t, before)
+	testkit.WaitGoroutines(t, before)
 }
 
 func TestSwarmOfEight(t *testing.T) {

@@ -7,10 +7,10 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"shoal/internal/testkit"
 	"shoal/metainfo"
 	"shoal/peerwire"
 )
@@ -99,91 +99,6 @@ func TestFetchMetadataFromTwoSeeders(t *testing.T) {
 	}
 }
 
-// metadataFaker is a peer that offers a torrent's metadata (BEP 9) with
-// whatever size and content it is given.
-type metadataFaker struct {
-	ln       net.Listener
-	ih       metainfo.InfoHash
-	size     int    // announced metadata_size
-	info     []byte // what it sends as the metadata
-	reject   bool   // answer every request with a reject
-	requests atomic.Int64
-	closed   chan struct{} // closed when the other side ends the connection
-}
-
-func startMetadataFaker(t *testing.T, ih metainfo.InfoHash, size int, info []byte, reject bool) *metadataFaker {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	mf := &metadataFaker{ln: ln, ih: ih, size: size, info: info, reject: reject, closed: make(chan struct{})}
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		mf.serve(c)
-		close(mf.closed)
-	}()
-	return mf
-}
-
-func (mf *metadataFaker) addr() netip.AddrPort { return mf.ln.Addr().(*net.TCPAddr).AddrPort() }
-
-func (mf *metadataFaker) serve(c net.Conn) {
-	c.SetDeadline(time.Now().Add(30 * time.Second))
-	if _, _, err := peerwire.ReadHandshakeStart(c); err != nil {
-		return
-	}
-	var res peerwire.Reserved
-	res.SetExtended(true)
-	if peerwire.WriteHandshake(c, peerwire.Handshake{Reserved: res, InfoHash: mf.ih, PeerID: peerwire.NewPeerID("-XX0000-")}) != nil {
-		return
-	}
-	if _, err := peerwire.ReadPeerID(c); err != nil {
-		return
-	}
-	const ourID = 3
-	hs := peerwire.ExtendedHandshake{M: map[string]int{peerwire.ExtMetadata: ourID}, MetadataSize: mf.size}
-	payload, _ := hs.Marshal()
-	c.Write(peerwire.AppendMessage(nil, peerwire.Message{ID: peerwire.Extended, Payload: payload}))
-	r := peerwire.NewReader(c, peerwire.ReaderOptions{})
-	theirID := uint8(0)
-	for {
-		m, err := r.ReadMessage()
-		if err != nil {
-			return // closed by the fetcher (or the test ended)
-		}
-		if m.ID != peerwire.Extended {
-			continue
-		}
-		if m.ExtendedID == 0 {
-			theirs, _ := peerwire.ParseExtendedHandshake(m.Payload)
-			theirID, _ = theirs.ID(peerwire.ExtMetadata)
-			continue
-		}
-		req, err := peerwire.ParseMetadataMessage(m.Payload)
-		if err != nil || m.ExtendedID != ourID || req.Type != peerwire.MetadataRequest {
-			continue
-		}
-		mf.requests.Add(1)
-		begin := req.Piece * peerwire.MetadataPieceSize
-		reply := peerwire.MetadataMessage{Type: peerwire.MetadataReject, Piece: req.Piece}
-		if !mf.reject {
-			reply = peerwire.MetadataMessage{Type: peerwire.MetadataData, Piece: req.Piece, TotalSize: len(mf.info),
-				Data: mf.info[begin : begin+peerwire.MetadataPieceLen(len(mf.info), req.Piece)]}
-		}
-		out, err := reply.Marshal()
-		if err != nil {
-			return
-		}
-		c.Write(peerwire.AppendMessage(nil, peerwire.Message{ID: peerwire.Extended, ExtendedID: theirID, Payload: out}))
-	}
-}
-
 func TestFetchMetadataCorruptPeer(t *testing.T) {
 	mi := bigInfoTorrent(t)
 	honest, _ := metadataSeeder(t, mi)
@@ -191,14 +106,14 @@ func TestFetchMetadataCorruptPeer(t *testing.T) {
 	for i := 100; i < len(corrupt); i += peerwire.MetadataPieceSize {
 		corrupt[i] ^= 0xff // every piece is wrong
 	}
-	liar := startMetadataFaker(t, mi.InfoHash, len(corrupt), corrupt, false)
+	liar := testkit.StartMetadataPeer(t, mi.InfoHash, len(corrupt), corrupt, testkit.MetadataPeerOptions{})
 	fs := newTestSession(t, Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	var liarBad bool
 	got, err := fs.FetchMetadata(ctx, magnetOf(mi), FetchOptions{
-		Peers:   []netip.AddrPort{liar.addr(), addrOf(t, honest)},
-		inspect: func(f *fetcher) { liarBad = f.known[liar.addr()].bad },
+		Peers:   []netip.AddrPort{liar.Addr(), addrOf(t, honest)},
+		inspect: func(f *fetcher) { liarBad = f.known[liar.Addr()].bad },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -206,14 +121,14 @@ func TestFetchMetadataCorruptPeer(t *testing.T) {
 	if !bytes.Equal(got.InfoBytes, mi.InfoBytes) {
 		t.Fatal("fetched metadata differs")
 	}
-	if liar.requests.Load() == 0 {
+	if liar.Requests() == 0 {
 		t.Fatal("the lying peer was never asked: the test proves nothing")
 	}
 	if !liarBad {
 		t.Error("the lying peer was not marked bad")
 	}
 	select {
-	case <-liar.closed:
+	case <-liar.Closed():
 	case <-time.After(5 * time.Second):
 		t.Error("the lying peer is still connected")
 	}
@@ -223,18 +138,18 @@ func TestFetchMetadataCorruptPeer(t *testing.T) {
 func TestFetchMetadataRejects(t *testing.T) {
 	mi := bigInfoTorrent(t)
 	honest, _ := metadataSeeder(t, mi)
-	refuser := startMetadataFaker(t, mi.InfoHash, len(mi.InfoBytes), nil, true)
+	refuser := testkit.StartMetadataPeer(t, mi.InfoHash, len(mi.InfoBytes), nil, testkit.MetadataPeerOptions{Reject: true})
 	fs := newTestSession(t, Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	got, err := fs.FetchMetadata(ctx, magnetOf(mi), FetchOptions{Peers: []netip.AddrPort{refuser.addr(), addrOf(t, honest)}})
+	got, err := fs.FetchMetadata(ctx, magnetOf(mi), FetchOptions{Peers: []netip.AddrPort{refuser.Addr(), addrOf(t, honest)}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got.InfoBytes, mi.InfoBytes) {
 		t.Fatal("fetched metadata differs")
 	}
-	if refuser.requests.Load() == 0 {
+	if refuser.Requests() == 0 {
 		t.Fatal("the refusing peer was never asked: the test proves nothing")
 	}
 }
@@ -251,24 +166,24 @@ func TestFetchMetadataKnownTorrent(t *testing.T) {
 
 func TestFetchMetadataSizeLimit(t *testing.T) {
 	mi := bigInfoTorrent(t)
-	huge := startMetadataFaker(t, mi.InfoHash, peerwire.MaxMetadataSize+1, mi.InfoBytes, false)
+	huge := testkit.StartMetadataPeer(t, mi.InfoHash, peerwire.MaxMetadataSize+1, mi.InfoBytes, testkit.MetadataPeerOptions{})
 	fs := newTestSession(t, Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 	defer cancel()
 	var gaveUp bool
 	_, err := fs.FetchMetadata(ctx, magnetOf(mi), FetchOptions{
-		Peers:   []netip.AddrPort{huge.addr()},
-		inspect: func(f *fetcher) { gaveUp = f.known[huge.addr()].giveUp },
+		Peers:   []netip.AddrPort{huge.Addr()},
+		inspect: func(f *fetcher) { gaveUp = f.known[huge.Addr()].giveUp },
 	})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want a timeout", err)
 	}
-	if huge.requests.Load() != 0 || !gaveUp {
+	if huge.Requests() != 0 || !gaveUp {
 		t.Fatalf("%d requests to a peer announcing %d bytes of metadata; given up: %v",
-			huge.requests.Load(), peerwire.MaxMetadataSize+1, gaveUp)
+			huge.Requests(), peerwire.MaxMetadataSize+1, gaveUp)
 	}
 	select {
-	case <-huge.closed:
+	case <-huge.Closed():
 	case <-time.After(5 * time.Second):
 		t.Error("the peer is still connected")
 	}

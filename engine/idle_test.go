@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"shoal/bitfield"
+	"shoal/internal/testkit"
 )
 
 // pipeConn returns a handshaked connection on one end of a pipe, and the
@@ -123,7 +124,7 @@ func TestParkedTorrentUnderConcurrentUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkNoEngineGoroutines(t)
-	checkNoLeak(t, base)
+	testkit.WaitGoroutines(t, base)
 }
 
 // checkNoEngineGoroutines fails the test if a goroutine running the

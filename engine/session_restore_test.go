@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"shoal/internal/testkit"
 )
 
 // TestRestoreTorrents adds torrents of every kind to a session with a data
@@ -236,7 +238,7 @@ func TestIdleTorrentsPark(t *testing.T) {
 		}
 	}
 	waitParked(t, torrents...) // and parked again after the calls
-	checkNoLeak(t, base)
+	testkit.WaitGoroutines(t, base)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

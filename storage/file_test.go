@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"shoal/internal/testkit"
 )
 
 var layouts = []struct {
@@ -316,7 +318,7 @@ func TestPlantedSymlink(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()
-			out := newSentinel(t)
+			out := testkit.NewOutside(t)
 			elsewhere := filepath.Join(root, "elsewhere")
 			if err := os.MkdirAll(elsewhere, 0o755); err != nil {
 				t.Fatal(err)
@@ -328,11 +330,11 @@ func TestPlantedSymlink(t *testing.T) {
 			if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
 				t.Fatal(err)
 			}
-			target := strings.Replace(tc.target, "OUT", out.dir, 1)
+			target := strings.Replace(tc.target, "OUT", out.Dir, 1)
 			if err := os.Symlink(target, link); err != nil {
 				t.Fatal(err)
 			}
-			before := snapshot(t, elsewhere)
+			before := testkit.TreeListing(t, elsewhere)
 			want := filepath.Join(root, filepath.FromSlash(tc.want))
 			s := newStorage(t, root, tt, FileOptions{})
 
@@ -352,8 +354,8 @@ func TestPlantedSymlink(t *testing.T) {
 					t.Errorf("create empty files: %v, want a symlink error naming %s", err, want)
 				}
 			}
-			out.check(t)
-			if after := snapshot(t, elsewhere); after != before {
+			out.Check(t)
+			if after := testkit.TreeListing(t, elsewhere); after != before {
 				t.Errorf("a directory elsewhere inside the download directory changed:\n%s", after)
 			}
 		})

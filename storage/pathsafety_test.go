@@ -1,8 +1,6 @@
 package storage
 
 import (
-	"crypto/sha1"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -11,67 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"shoal/internal/testkit"
 	"shoal/metainfo"
 )
-
-// sentinel is a directory outside the download directory with a file in
-// it, whose whole tree a test compares before and after an attack.
-type sentinel struct {
-	dir    string
-	victim string // a file in dir that an attack would overwrite
-	before string
-}
-
-func newSentinel(t *testing.T) *sentinel {
-	t.Helper()
-	dir := t.TempDir()
-	victim := filepath.Join(dir, "victim")
-	if err := os.WriteFile(victim, []byte("keep"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return &sentinel{dir: dir, victim: victim, before: snapshot(t, dir)}
-}
-
-// check fails the test if anything below the sentinel directory changed.
-func (s *sentinel) check(t *testing.T) {
-	t.Helper()
-	if after := snapshot(t, s.dir); after != s.before {
-		t.Errorf("the directory outside changed:\nbefore:\n%s\nafter:\n%s", s.before, after)
-	}
-}
-
-// snapshot describes every entry below dir (without following symlinks):
-// path, type, permissions, and the SHA-1 of regular files' contents.
-func snapshot(t *testing.T, dir string) string {
-	t.Helper()
-	var b strings.Builder
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(&b, "%s %v", p, fi.Mode())
-		if fi.Mode().IsRegular() {
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(&b, " %x", sha1.Sum(data))
-		}
-		b.WriteByte('\n')
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
-}
 
 // TestNewFileStorageRejectsUnsafePaths is the storage's own line of
 // defence, for an Info that did not come from metainfo.Parse (built in
@@ -98,7 +38,7 @@ func TestNewFileStorageRejectsUnsafePaths(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			out := newSentinel(t)
+			out := testkit.NewOutside(t)
 			root := filepath.Join(t.TempDir(), "dl")
 			info := &metainfo.Info{Name: tc.tn, PieceLength: 16, Pieces: make([]metainfo.PieceHash, 1),
 				Files: []metainfo.File{{Path: tc.path, Length: 4}}, SingleFile: tc.path == nil}
@@ -113,7 +53,7 @@ func TestNewFileStorageRejectsUnsafePaths(t *testing.T) {
 			if exists(root) {
 				t.Errorf("the download directory was created")
 			}
-			out.check(t)
+			out.Check(t)
 		})
 	}
 }
@@ -160,7 +100,7 @@ func TestSymlinkSwappedAfterCheck(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			out := newSentinel(t)
+			out := testkit.NewOutside(t)
 			root := t.TempDir()
 			elsewhere := filepath.Join(root, "elsewhere")
 			if err := os.MkdirAll(filepath.Join(root, "t", "sub"), 0o755); err != nil {
@@ -174,7 +114,7 @@ func TestSymlinkSwappedAfterCheck(t *testing.T) {
 			}
 			// An inside target is relative, as os.Root would follow it
 			// (it refuses every absolute one).
-			target := out.dir
+			target := out.Dir
 			if tc.inside {
 				rel, err := filepath.Rel(filepath.Dir(filepath.Join(root, tc.swap)), elsewhere)
 				if err != nil {
@@ -203,20 +143,20 @@ func TestSymlinkSwappedAfterCheck(t *testing.T) {
 				}
 			}
 			t.Cleanup(func() { testHookAfterCheck = nil })
-			before := snapshot(t, elsewhere)
+			before := testkit.TreeListing(t, elsewhere)
 			s := newStorage(t, root, tt, FileOptions{})
 			err := s.WritePiece(tc.piece, tt.piece(tc.piece))
 			if !swapped {
 				t.Fatalf("the hook never saw %s", tc.swap)
 			}
-			out.check(t)
+			out.Check(t)
 			if runtime.GOOS != "linux" {
 				// os.Root keeps the write inside the download directory
 				// (or refuses it), but may follow a relative symlink
 				// that stays inside.
 				return
 			}
-			if after := snapshot(t, elsewhere); after != before {
+			if after := testkit.TreeListing(t, elsewhere); after != before {
 				t.Errorf("a directory elsewhere inside the download directory changed:\n%s", after)
 			}
 			if err != nil {
@@ -281,7 +221,7 @@ func TestNonUTF8Names(t *testing.T) {
 func TestRemoveFiles(t *testing.T) {
 	tt := newTorrent(t, 16, tfile{"real/a", 16, ""}, tfile{"sub/b", 16, ""}, tfile{"c", 16, ""}, tfile{"d/e/f", 16, ""})
 	root := t.TempDir()
-	out := newSentinel(t)
+	out := testkit.NewOutside(t)
 	s := newStorage(t, root, tt, FileOptions{})
 	writePieces(t, s, tt, 0, 3)
 	if err := s.Close(); err != nil {
@@ -289,14 +229,14 @@ func TestRemoveFiles(t *testing.T) {
 	}
 	// t/sub -> the outside directory, which holds a file named b;
 	// t/c -> the outside victim.
-	if err := os.WriteFile(filepath.Join(out.dir, "b"), []byte("keep"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(out.Dir, "b"), []byte("keep"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out.before = snapshot(t, out.dir)
-	if err := os.Symlink(out.dir, filepath.Join(root, "t", "sub")); err != nil {
+	out.Record(t)
+	if err := os.Symlink(out.Dir, filepath.Join(root, "t", "sub")); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink(out.victim, filepath.Join(root, "t", "c")); err != nil {
+	if err := os.Symlink(out.Victim, filepath.Join(root, "t", "c")); err != nil {
 		t.Fatal(err)
 	}
 	err := RemoveFiles(root, tt.info)
@@ -305,7 +245,7 @@ func TestRemoveFiles(t *testing.T) {
 			t.Errorf("RemoveFiles: %v, want an error naming %s", err, want)
 		}
 	}
-	out.check(t)
+	out.Check(t)
 	var left []string
 	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if rel, _ := filepath.Rel(root, p); rel != "." {

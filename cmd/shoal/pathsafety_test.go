@@ -2,9 +2,6 @@ package main
 
 import (
 	"crypto/sha1"
-	"fmt"
-	"io/fs"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,61 +9,9 @@ import (
 	"time"
 
 	"shoal/bencode"
+	"shoal/internal/testkit"
 	"shoal/metainfo"
-	"shoal/peerwire"
 )
-
-// outsideTree is a directory outside the download directory, with a file
-// in it, that a test compares before and after running shoal.
-type outsideTree struct {
-	dir, victim, before string
-}
-
-func newOutsideTree(t *testing.T) *outsideTree {
-	t.Helper()
-	dir := t.TempDir()
-	victim := filepath.Join(dir, "victim")
-	if err := os.WriteFile(victim, []byte("keep"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return &outsideTree{dir: dir, victim: victim, before: treeListing(t, dir)}
-}
-
-func (o *outsideTree) check(t *testing.T) {
-	t.Helper()
-	if after := treeListing(t, o.dir); after != o.before {
-		t.Errorf("the directory outside changed:\nbefore:\n%s\nafter:\n%s", o.before, after)
-	}
-}
-
-// treeListing describes every entry below dir, symlinks not followed.
-func treeListing(t *testing.T, dir string) string {
-	t.Helper()
-	var b strings.Builder
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(&b, "%s %v", p, fi.Mode())
-		if fi.Mode().IsRegular() {
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(&b, " %x", sha1.Sum(data))
-		}
-		b.WriteByte('\n')
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
-}
 
 // hostileInfoBytes returns a bencoded info dictionary with the given name
 // and file paths (nil: single-file), made straight with package bencode
@@ -141,7 +86,7 @@ func TestGetRefusesUnsafePaths(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			out := newOutsideTree(t)
+			out := testkit.NewOutside(t)
 			torrent := hostileTorrent(t, tc.tname, tc.paths, tc.extra...)
 			dl := filepath.Join(t.TempDir(), "dl")
 			r := shoalTimeout(t, 30*time.Second, "get", torrent, "-o", dl, "--data-dir", t.TempDir(),
@@ -150,7 +95,7 @@ func TestGetRefusesUnsafePaths(t *testing.T) {
 			if _, err := os.Lstat(dl); err == nil {
 				t.Errorf("the download directory %s was created", dl)
 			}
-			out.check(t)
+			out.Check(t)
 		})
 	}
 }
@@ -167,15 +112,15 @@ func TestGetRefusesPlantedSymlink(t *testing.T) {
 	tests := []struct {
 		name   string
 		c      content
-		target func(o *outsideTree) string
+		target func(o *testkit.Outside) string
 	}{
-		{"file to an outside file", single, func(o *outsideTree) string { return o.victim }},
-		{"file to an outside name that does not exist", single, func(o *outsideTree) string { return filepath.Join(o.dir, "new") }},
-		{"torrent directory to outside", multi, func(o *outsideTree) string { return o.dir }},
+		{"file to an outside file", single, func(o *testkit.Outside) string { return o.Victim }},
+		{"file to an outside name that does not exist", single, func(o *testkit.Outside) string { return filepath.Join(o.Dir, "new") }},
+		{"torrent directory to outside", multi, func(o *testkit.Outside) string { return o.Dir }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			out := newOutsideTree(t)
+			out := testkit.NewOutside(t)
 			dl := t.TempDir()
 			link := filepath.Join(dl, tc.c.mi.Info.Name)
 			if err := os.Symlink(tc.target(out), link); err != nil {
@@ -185,80 +130,8 @@ func TestGetRefusesPlantedSymlink(t *testing.T) {
 			// the only line there.
 			r := shoalTimeout(t, 60*time.Second, append(getArgs(tc.c.torrent, dl, t.TempDir()), "--json")...)
 			assertFailure(t, r, link, "symlink")
-			out.check(t)
+			out.Check(t)
 		})
-	}
-}
-
-// serveHostileMetadata accepts peers on 127.0.0.1 and offers them info as
-// the metadata of the torrent ih (BEP 9, over BEP 10), whatever it holds.
-// It returns the listening address.
-func serveHostileMetadata(t *testing.T, ih metainfo.InfoHash, info []byte) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				serveMetadataConn(c, ih, info)
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
-
-func serveMetadataConn(c net.Conn, ih metainfo.InfoHash, info []byte) {
-	c.SetDeadline(time.Now().Add(30 * time.Second))
-	if _, _, err := peerwire.ReadHandshakeStart(c); err != nil {
-		return
-	}
-	var res peerwire.Reserved
-	res.SetExtended(true)
-	if peerwire.WriteHandshake(c, peerwire.Handshake{Reserved: res, InfoHash: ih, PeerID: peerwire.NewPeerID("-XX0000-")}) != nil {
-		return
-	}
-	if _, err := peerwire.ReadPeerID(c); err != nil {
-		return
-	}
-	const ourID = 3
-	hs := peerwire.ExtendedHandshake{M: map[string]int{peerwire.ExtMetadata: ourID}, MetadataSize: len(info)}
-	payload, _ := hs.Marshal()
-	c.Write(peerwire.AppendMessage(nil, peerwire.Message{ID: peerwire.Extended, Payload: payload}))
-	r := peerwire.NewReader(c, peerwire.ReaderOptions{})
-	theirID := uint8(0)
-	for {
-		m, err := r.ReadMessage()
-		if err != nil {
-			return
-		}
-		if m.ID != peerwire.Extended {
-			continue
-		}
-		if m.ExtendedID == 0 {
-			theirs, _ := peerwire.ParseExtendedHandshake(m.Payload)
-			theirID, _ = theirs.ID(peerwire.ExtMetadata)
-			continue
-		}
-		req, err := peerwire.ParseMetadataMessage(m.Payload)
-		if err != nil || req.Type != peerwire.MetadataRequest {
-			continue
-		}
-		begin := req.Piece * peerwire.MetadataPieceSize
-		reply := peerwire.MetadataMessage{Type: peerwire.MetadataData, Piece: req.Piece, TotalSize: len(info),
-			Data: info[begin : begin+peerwire.MetadataPieceLen(len(info), req.Piece)]}
-		out, err := reply.Marshal()
-		if err != nil {
-			return
-		}
-		c.Write(peerwire.AppendMessage(nil, peerwire.Message{ID: peerwire.Extended, ExtendedID: theirID, Payload: out}))
 	}
 }
 
@@ -279,18 +152,18 @@ func TestGetMagnetRefusesUnsafeMetadata(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			out := newOutsideTree(t)
+			out := testkit.NewOutside(t)
 			info := hostileInfoBytes(t, tc.tname, tc.paths)
 			ih := metainfo.InfoHash(sha1.Sum(info))
-			addr := serveHostileMetadata(t, ih, info)
+			peer := testkit.StartMetadataPeer(t, ih, len(info), info, testkit.MetadataPeerOptions{ManyConns: true})
 			dl := filepath.Join(t.TempDir(), "dl")
-			link := "magnet:?xt=urn:btih:" + ih.String() + "&x.pe=" + addr
+			link := "magnet:?xt=urn:btih:" + ih.String() + "&x.pe=" + peer.Addr().String()
 			r := shoalTimeout(t, 60*time.Second, append(getArgs(link, dl, t.TempDir()), "--json")...)
 			assertFailure(t, r, tc.want, ih.String())
 			if _, err := os.Lstat(dl); err == nil {
 				t.Errorf("the download directory %s was created", dl)
 			}
-			out.check(t)
+			out.Check(t)
 		})
 	}
 }
