@@ -92,8 +92,8 @@ var ErrNoV1InfoHash = errors.New("engine: the magnet link has no v1 info hash (u
 //
 // FetchMetadata returns when it has the metadata, when ctx ends (with
 // ctx's error) or when the session closes (ErrClosed); every goroutine it
-// started has ended by then. Incoming connections for the info hash are
-// refused while it runs: the session has no torrent for them yet.
+// started has ended by then. Incoming connections for the info hash join
+// the fetch while it runs (fetch_incoming.go).
 func (s *Session) FetchMetadata(ctx context.Context, m *metainfo.Magnet, opts FetchOptions) (*metainfo.MetaInfo, error) {
 	if !m.HasV1 {
 		return nil, ErrNoV1InfoHash
@@ -119,6 +119,7 @@ func (s *Session) FetchMetadata(ctx context.Context, m *metainfo.Magnet, opts Fe
 
 	f := newFetcher(ctx, s, m.InfoHash)
 	defer f.shutdown()
+	defer s.registerFetch(f)() // before shutdown: no connection arrives after it
 	if opts.inspect != nil {
 		defer opts.inspect(f)
 	}
@@ -134,6 +135,7 @@ func (s *Session) FetchMetadata(ctx context.Context, m *metainfo.Magnet, opts Fe
 	if err != nil {
 		return nil, fmt.Errorf("engine: metadata of %s: %w", m.InfoHash, err)
 	}
+	s.rememberFetchedPeers(m.InfoHash, f.dialablePeers())
 	for _, tr := range m.Trackers {
 		mi.AnnounceList = append(mi.AnnounceList, []string{tr})
 	}
@@ -243,6 +245,7 @@ func (f *fetcher) startSources(srcs []sources.Source) {
 // them.
 func (f *fetcher) shutdown() {
 	f.cancel()
+	f.inbox.close()
 	for _, p := range f.peers {
 		f.dropPeer(p, errors.New("fetch ended"), false)
 	}
@@ -269,6 +272,7 @@ type fetcher struct {
 	foundC chan []netip.AddrPort
 	dialC  chan dialResult
 	eventC chan peerconn.Event
+	inbox  *fetchInbox // connections peers made to us
 
 	known   map[netip.AddrPort]*fetchKnown
 	peers   map[int]*fetchPeer
@@ -285,6 +289,7 @@ type fetchKnown struct {
 	connected, dialing bool
 	bad                bool // sent metadata that failed the hash check, or broke the rules
 	giveUp             bool // unreachable, or does not offer the metadata
+	incoming           bool // the address of a connection the peer made: never dialled
 	failures           int
 	nextTry            time.Time
 }
@@ -296,6 +301,7 @@ func newFetcher(ctx context.Context, s *Session, ih metainfo.InfoHash) *fetcher 
 		foundC: make(chan []netip.AddrPort),
 		dialC:  make(chan dialResult),
 		eventC: make(chan peerconn.Event, eventBuffer),
+		inbox:  newFetchInbox(),
 		known:  make(map[netip.AddrPort]*fetchKnown),
 		peers:  make(map[int]*fetchPeer),
 		meta:   metadataAssembly{ih: ih},
@@ -322,6 +328,10 @@ func (f *fetcher) run(progress func(FetchProgress)) ([]byte, error) {
 			f.dialDone(r)
 		case ev := <-f.eventC:
 			f.handleEvent(ev)
+		case <-f.inbox.wake:
+			for _, hc := range f.inbox.take() {
+				f.addIncoming(hc)
+			}
 		case now := <-tick.C:
 			f.expireRequests(now)
 		case <-f.ctx.Done():
@@ -349,8 +359,13 @@ func (f *fetcher) run(progress func(FetchProgress)) ([]byte, error) {
 }
 
 func (f *fetcher) progress() FetchProgress {
-	pr := FetchProgress{Known: len(f.known), DHTNodes: f.s.dhtNodes(),
+	pr := FetchProgress{DHTNodes: f.s.dhtNodes(),
 		Received: int64(f.meta.received()), Size: int64(f.meta.size)}
+	for _, k := range f.known {
+		if !k.incoming {
+			pr.Known++ // addresses to dial, as sources gave them
+		}
+	}
 	for _, p := range f.peers {
 		if p.metadataID != 0 {
 			pr.Peers++

@@ -15,6 +15,8 @@ type fetchPeer struct {
 	key        int
 	conn       *peerconn.Conn
 	addr       netip.AddrPort
+	listenAddr netip.AddrPort // where it can be dialled: addr, or for one that dialled us its BEP 10 "p"
+	remoteID   peerwire.PeerID
 	handshaked bool // its extended handshake arrived
 	since      time.Time
 	metadataID uint8 // its id for ut_metadata; 0: it offers none (yet)
@@ -48,8 +50,11 @@ func (f *fetcher) addPeer(hc *handshakedConn) {
 		return
 	}
 	f.nextKey++
-	p := &fetchPeer{key: f.nextKey, addr: hc.addr, since: time.Now(),
+	p := &fetchPeer{key: f.nextKey, addr: hc.addr, remoteID: hc.peerID, since: time.Now(),
 		requests: make(map[int]time.Time), refused: make(map[int]time.Time)}
+	if !hc.incoming {
+		p.listenAddr = hc.addr
+	}
 	p.conn = peerconn.New(f.ctx, hc.nc, peerconn.Options{Key: p.key, Events: f.eventC,
 		ReadTimeout: f.s.cfg.IdleTimeout, KeepAlive: keepAliveInterval(f.s.cfg.IdleTimeout)})
 	f.peers[p.key] = p
@@ -127,6 +132,9 @@ func (f *fetcher) handleHandshake(p *fetchPeer, payload []byte) error {
 		return err
 	}
 	p.handshaked = true
+	if !p.listenAddr.IsValid() && hs.P > 0 {
+		p.listenAddr = netip.AddrPortFrom(p.addr.Addr(), uint16(hs.P))
+	}
 	if _, ok := hs.M[peerwire.ExtPEX]; ok {
 		p.pexID, _ = hs.ID(peerwire.ExtPEX)
 	}

@@ -77,6 +77,10 @@ func (s *Session) handleIncoming(nc net.Conn) {
 	}
 	t, ok := s.Torrent(ih)
 	if !ok {
+		if f, fetching := s.fetchFor(ih); fetching {
+			s.handleIncomingFetch(nc, f, addr, reserved)
+			return
+		}
 		nc.Close()
 		return
 	}
@@ -92,6 +96,26 @@ func (s *Session) handleIncoming(nc net.Conn) {
 	}
 	nc.SetDeadline(time.Time{})
 	t.deliverConn(&handshakedConn{nc: nc, addr: addr, peerID: id, reserved: reserved, incoming: true})
+}
+
+// handleIncomingFetch completes the handshake of a connection for a
+// magnet link whose metadata f is fetching, under the fetch's peer id, and
+// hands it to the fetch.
+func (s *Session) handleIncomingFetch(nc net.Conn, f *fetcher, addr netip.AddrPort, reserved peerwire.Reserved) {
+	hs := peerwire.Handshake{Reserved: s.ourReserved(), InfoHash: f.ih, PeerID: f.peerID}
+	if err := peerwire.WriteHandshake(nc, hs); err != nil {
+		nc.Close()
+		return
+	}
+	id, err := peerwire.ReadPeerID(nc)
+	if err != nil || id == s.peerID || id == f.peerID {
+		nc.Close()
+		return
+	}
+	nc.SetDeadline(time.Time{})
+	if !f.inbox.put(&handshakedConn{nc: nc, addr: addr, peerID: id, reserved: reserved, incoming: true}) {
+		nc.Close()
+	}
 }
 
 // dial connects to addr for torrent t and completes the handshake. It waits

@@ -60,8 +60,12 @@ type Session struct {
 
 	mu       sync.RWMutex
 	torrents map[metainfo.InfoHash]*Torrent
-	banned   map[netip.Addr]string // IP -> why, for this session
-	closed   bool
+	banned   map[netip.Addr]string          // IP -> why, for this session
+	fetches  map[metainfo.InfoHash]*fetcher // metadata fetches taking incoming connections
+	// fetched holds the peers of metadata fetches that succeeded, for the
+	// torrent added next with that info hash.
+	fetched map[metainfo.InfoHash]fetchedPeers
+	closed  bool
 }
 
 // NewSession starts a session: it opens the resume store in cfg.DataDir (if

@@ -251,8 +251,15 @@ func (s *Session) addTorrent(mi *metainfo.MetaInfo, opts AddOptions, rec *storag
 	if t.trackers = s.trackerSource(mi, opts); t.trackers != nil {
 		t.sources = append(t.sources, t.trackers)
 	}
-	if len(opts.Peers) > 0 {
-		t.sources = append(t.sources, sources.Manual{Peers: opts.Peers})
+	peers := opts.Peers
+	if rec == nil {
+		// The peers that just gave us the metadata have the torrent; the
+		// fetch's connections are gone, but they can be dialled at once
+		// (fetch_incoming.go).
+		peers = append(append([]netip.AddrPort(nil), peers...), s.takeFetchedPeers(mi.InfoHash)...)
+	}
+	if len(peers) > 0 {
+		t.sources = append(t.sources, sources.Manual{Peers: peers})
 	}
 	t.sources = append(t.sources, s.discoverySources(mi.Info.Private)...)
 	s.torrents[mi.InfoHash] = t

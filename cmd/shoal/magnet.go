@@ -43,8 +43,9 @@ func magnetPeerAddrs(m *metainfo.Magnet) []netip.AddrPort {
 	return out
 }
 
-// checkMagnetSources refuses a fetch that cannot find a single peer:
-// incoming connections are refused while the metadata is fetched.
+// checkMagnetSources refuses a fetch that cannot find a single peer. Peers
+// that connect to us join the fetch, but with no tracker, DHT or peer to
+// tell, none of them could learn our address.
 func checkMagnetSources(m *metainfo.Magnet, f *sessionFlags, trackers []string) error {
 	if len(m.Trackers)+len(m.Peers)+len(f.peers)+len(trackers) == 0 && f.noDHT {
 		return usagef("the magnet link names no tracker (tr) and no peer (x.pe), and --no-dht is given: " +
