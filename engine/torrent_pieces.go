@@ -119,7 +119,11 @@ func (t *Torrent) fillRequests(p *peer) {
 		}
 		blocks = t.picker.AppendPickAllowedFast(blocks, p.key, need, allowed)
 	} else {
-		blocks = t.picker.AppendPickStarting(blocks, p.key, need, t.roomForPieces(need))
+		room, short := t.roomForPieces(need)
+		blocks = t.picker.AppendPickStarting(blocks, p.key, need, room)
+		if short {
+			defer t.notifyWhenMemoryFree() // after the pieces below take their memory
+		}
 	}
 	t.pickBuf = blocks[:0]
 	now := time.Now()
@@ -137,29 +141,34 @@ func (t *Torrent) fillRequests(p *peer) {
 }
 
 // roomForPieces is how many new pieces the session's piece memory can
-// hold now, for a top-up of need blocks. When that is fewer than the
-// top-up could use, the loop is woken to top up again when memory is
-// released (see newPiece).
-func (t *Torrent) roomForPieces(need int) int {
+// hold now, and whether that is fewer than a top-up of need blocks could
+// use (the caller then asks to be woken when memory is released, once it
+// has taken what there is).
+func (t *Torrent) roomForPieces(need int) (n int, short bool) {
 	size := max(t.info.PieceLength, 1)
 	want := int((int64(need)*peerwire.BlockSize + size - 1) / size)
-	n, freed := t.s.budget.Room(size, want)
-	if freed != nil {
-		t.memFreedC = freed
+	n = t.s.budget.Room(size)
+	return n, n < want
+}
+
+// notifyWhenMemoryFree makes the loop top up its peers' requests when the
+// session's piece memory can hold one more of its pieces (one
+// subscription at a time).
+func (t *Torrent) notifyWhenMemoryFree() {
+	if t.memFreedC == nil {
+		t.memFreedC = t.s.budget.NotifyWhenFree(max(t.info.PieceLength, 1))
 	}
-	return n
 }
 
 // newPiece reserves memory for a piece that is starting to arrive.
 func (t *Torrent) newPiece(i int) bool {
 	size := t.layout.PieceSize(i)
-	ok, freed := t.s.budget.TryAcquireOrNotify(size)
-	if !ok {
+	if !t.s.budget.TryAcquire(size) {
 		// Top up again as soon as memory comes back (a piece of ours or
 		// another torrent's written): waiting for the next tick left the
 		// connection idle for up to a second each time the disk fell
 		// behind (pair benchmark: 0.5 s stalls, a third of the transfer).
-		t.memFreedC = freed
+		t.notifyWhenMemoryFree()
 		return false
 	}
 	nblocks := int((size + peerwire.BlockSize - 1) / peerwire.BlockSize)

@@ -23,9 +23,14 @@ type Budget struct {
 	limit   int64
 	inUse   int64
 	waiters list.List // of *budgetWaiter, oldest first
-	// freed is closed by the next Release; nil until someone asks for it
-	// (TryAcquireOrNotify).
-	freed chan struct{}
+	// notify holds NotifyWhenFree's subscribers, oldest first.
+	notify []budgetNotice
+}
+
+// budgetNotice is a NotifyWhenFree subscription.
+type budgetNotice struct {
+	n  int64
+	ch chan struct{}
 }
 
 type budgetWaiter struct {
@@ -96,51 +101,64 @@ func (b *Budget) TryAcquire(n int64) bool {
 	return false
 }
 
-// TryAcquireOrNotify is TryAcquire, and when it fails it returns a channel
-// that the next Release closes, so the caller can try again then instead
-// of polling. Taking both under one lock means no Release can slip in
-// between the failure and the wait.
-func (b *Budget) TryAcquireOrNotify(n int64) (ok bool, freed <-chan struct{}) {
-	if n <= 0 {
-		return true, nil
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.waiters.Len() == 0 && b.fits(n) {
-		b.inUse += n
-		return true, nil
-	}
-	if b.freed == nil {
-		b.freed = make(chan struct{})
-	}
-	return false, b.freed
-}
-
-// Room reports how many pieces of n bytes could be taken now, and when
-// that is fewer than want, a channel that the next Release closes (as
-// TryAcquireOrNotify's). A caller that plans by it must still take each
-// piece with TryAcquire: others may take the room first.
-func (b *Budget) Room(n int64, want int) (pieces int, freed <-chan struct{}) {
-	if n <= 0 {
-		return want, nil
-	}
+// Room reports how many pieces of n bytes could be taken now (at least
+// one when nothing is in use: a piece larger than the budget fits alone).
+// A caller that plans by it must still take each piece with TryAcquire:
+// others may take the room first.
+func (b *Budget) Room(n int64) int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	switch {
+	case n <= 0:
+		return int(^uint(0) >> 1)
 	case b.waiters.Len() > 0:
-		pieces = 0
+		return 0
 	case b.inUse == 0:
-		pieces = max(int(b.limit/n), 1) // a piece larger than the budget fits alone
-	default:
-		pieces = int(max(b.limit-b.inUse, 0) / n)
+		return max(int(b.limit/n), 1)
 	}
-	if pieces >= want {
-		return pieces, nil
+	return int(max(b.limit-b.inUse, 0) / n)
+}
+
+// NotifyWhenFree returns a channel that is closed once n bytes could be
+// taken: at once if they can now, else by the Release that frees them.
+// Subscribers are woken oldest first and only as many as the freed bytes
+// can serve, so a release does not wake every starved caller at once. The
+// bytes are not reserved: the woken caller tries TryAcquire, and
+// subscribes again if someone else was faster. A subscription nobody
+// waits for any more costs only its place in the queue until it is served.
+func (b *Budget) NotifyWhenFree(n int64) <-chan struct{} {
+	ch := make(chan struct{})
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.notify) == 0 && b.waiters.Len() == 0 && b.fits(n) {
+		close(ch)
+		return ch
 	}
-	if b.freed == nil {
-		b.freed = make(chan struct{})
+	b.notify = append(b.notify, budgetNotice{n: n, ch: ch})
+	return ch
+}
+
+// wakeNotified closes the channels of the oldest subscribers whose bytes
+// fit in what is free now, counting each served one as taken. b.mu must be
+// held.
+func (b *Budget) wakeNotified() {
+	inUse := b.inUse
+	served := 0
+	for _, w := range b.notify {
+		if inUse != 0 && inUse+w.n > b.limit {
+			break
+		}
+		inUse += w.n
+		close(w.ch)
+		served++
 	}
-	return pieces, b.freed
+	if served > 0 {
+		clear(b.notify[:served])
+		b.notify = b.notify[served:]
+		if len(b.notify) == 0 {
+			b.notify = nil // let the backing array go
+		}
+	}
 }
 
 // Release gives back n bytes taken by Acquire or TryAcquire. Releasing more
@@ -156,9 +174,8 @@ func (b *Budget) Release(n int64) {
 	}
 	b.inUse -= n
 	b.grant()
-	if b.freed != nil {
-		close(b.freed)
-		b.freed = nil
+	if b.waiters.Len() == 0 {
+		b.wakeNotified() // blocking Acquire callers are served first
 	}
 }
 

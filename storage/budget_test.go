@@ -132,71 +132,87 @@ func TestBudgetReleaseTooMuchPanics(t *testing.T) {
 }
 
 // The engine tops up requests when piece memory comes back instead of at
-// its next tick: a refused TryAcquireOrNotify must hand out a channel that
-// the next Release closes, and only that.
-func TestBudgetTryAcquireOrNotify(t *testing.T) {
+// its next tick: NotifyWhenFree's channel closes at once when the bytes fit,
+// else at the Release that frees them, oldest subscriber first and only
+// as many as the freed bytes serve (a release must not wake every starved
+// torrent of a session).
+func TestBudgetNotifyWhenFree(t *testing.T) {
 	b := NewBudget(100)
-	if ok, freed := b.TryAcquireOrNotify(70); !ok || freed != nil {
-		t.Fatalf("TryAcquireOrNotify(70) of 100 = %v, %v; want true, nil", ok, freed)
+	select {
+	case <-b.NotifyWhenFree(40):
+	default:
+		t.Fatal("NotifyWhenFree(40) of an empty budget did not fire at once")
 	}
-	ok, freed := b.TryAcquireOrNotify(40)
-	if ok || freed == nil {
-		t.Fatalf("TryAcquireOrNotify(40) with 30 free = %v, %v; want false and a channel", ok, freed)
+	b.TryAcquire(90)
+	first, second, third := b.NotifyWhenFree(40), b.NotifyWhenFree(40), b.NotifyWhenFree(40)
+	closed := func(ch <-chan struct{}) bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
 	}
-	_, again := b.TryAcquireOrNotify(40)
-	if again != freed {
-		t.Fatal("two refusals before a release got different channels")
+	if closed(first) || closed(second) || closed(third) {
+		t.Fatal("a notice fired with only 10 bytes free")
+	}
+	b.Release(40) // 50 free: one 40-byte notice is served
+	if !closed(first) || closed(second) || closed(third) {
+		t.Fatalf("after freeing room for one: fired %v %v %v, want only the oldest", closed(first), closed(second), closed(third))
+	}
+	b.Release(50) // nothing in use: everyone left is served
+	if !closed(second) || !closed(third) {
+		t.Fatal("emptying the budget did not serve every notice")
+	}
+	if b.TryAcquire(100); len(b.notify) != 0 {
+		t.Fatalf("%d notices left after all were served", len(b.notify))
+	}
+}
+
+// Blocking Acquire callers come before notices: a release that only
+// serves a waiter wakes no notice.
+func TestBudgetNotifyAfterWaiters(t *testing.T) {
+	b := NewBudget(100)
+	b.TryAcquire(100)
+	ch := acquireAsync(context.Background(), b, 60)
+	mustBlock(t, ch, "Acquire(60) of a full budget")
+	notice := b.NotifyWhenFree(30)
+	b.Release(60)
+	if err := mustReturn(t, ch, "Acquire(60) after release"); err != nil {
+		t.Fatal(err)
 	}
 	select {
-	case <-freed:
-		t.Fatal("channel closed before any release")
+	case <-notice:
+		t.Fatal("the notice fired though the waiter took the freed bytes")
 	default:
 	}
-	b.Release(10)
+	b.Release(40) // 60 in use, 40 free: the notice's 30 fit
 	select {
-	case <-freed:
+	case <-notice:
 	default:
-		t.Fatal("Release did not close the channel")
-	}
-	if ok, _ := b.TryAcquireOrNotify(40); !ok || b.InUse() != 100 {
-		t.Fatalf("TryAcquireOrNotify(40) with 40 free failed; in use %d", b.InUse())
-	}
-	_, next := b.TryAcquireOrNotify(1)
-	if next == nil || next == freed {
-		t.Fatal("a refusal after a release must get a fresh channel")
+		t.Fatal("the notice did not fire once its bytes were free")
 	}
 }
 
 func TestBudgetRoom(t *testing.T) {
 	b := NewBudget(100)
-	if n, freed := b.Room(30, 3); n != 3 || freed != nil {
-		t.Fatalf("Room(30, 3) of an empty 100 = %d, %v; want 3, nil", n, freed)
+	if n := b.Room(30); n != 3 {
+		t.Fatalf("Room(30) of an empty 100 = %d; want 3", n)
 	}
-	if n, _ := b.Room(300, 1); n != 1 {
-		t.Fatalf("Room(300, 1) of an empty 100 = %d; want 1 (an oversized piece fits alone)", n)
+	if n := b.Room(300); n != 1 {
+		t.Fatalf("Room(300) of an empty 100 = %d; want 1 (an oversized piece fits alone)", n)
 	}
 	b.TryAcquire(50)
-	n, freed := b.Room(30, 2)
-	if n != 1 || freed == nil {
-		t.Fatalf("Room(30, 2) with 50 free = %d, %v; want 1 and a channel", n, freed)
+	if n := b.Room(30); n != 1 {
+		t.Fatalf("Room(30) with 50 free = %d; want 1", n)
+	}
+	ch := acquireAsync(context.Background(), b, 60) // does not fit: waits
+	mustBlock(t, ch, "Acquire(60) with 50 free")
+	if n := b.Room(1); n != 0 {
+		t.Fatalf("Room with a waiter queued = %d; want 0", n)
 	}
 	b.Release(50)
-	select {
-	case <-freed:
-	default:
-		t.Fatal("Release did not close Room's channel")
-	}
-	ch := acquireAsync(context.Background(), b, 500) // waits for an empty budget, which it has: granted
-	if err := mustReturn(t, ch, "Acquire(500) of an empty budget"); err != nil {
-		t.Fatal(err)
-	}
-	ch = acquireAsync(context.Background(), b, 10) // waits behind nobody but does not fit
-	mustBlock(t, ch, "Acquire(10) with the budget overfull")
-	if n, freed := b.Room(1, 1); n != 0 || freed == nil {
-		t.Fatalf("Room with a waiter queued = %d, %v; want 0 and a channel", n, freed)
-	}
-	b.Release(500)
-	if err := mustReturn(t, ch, "Acquire(10) after release"); err != nil {
+	if err := mustReturn(t, ch, "Acquire(60) after release"); err != nil {
 		t.Fatal(err)
 	}
 }
