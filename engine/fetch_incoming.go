@@ -103,17 +103,26 @@ func (s *Session) fetchFor(ih metainfo.InfoHash) (*fetcher, bool) {
 	return f, ok
 }
 
+// maxFetchIncoming bounds the connections peers made to us that a fetch
+// keeps: anyone can connect, and a crowd of silent connections must not
+// take the slots of the peers the fetch dials.
+const maxFetchIncoming = maxFetchConns / 2
+
 // addIncoming starts a connection a peer made to us during the fetch.
 func (f *fetcher) addIncoming(hc *handshakedConn) {
-	if len(f.peers)+f.dialing >= maxFetchConns {
-		hc.nc.Close()
-		return
-	}
+	incoming := 0
 	for _, p := range f.peers {
+		if p.incoming {
+			incoming++
+		}
 		if p.addr.Addr() == hc.addr.Addr() && p.remoteID == hc.peerID {
 			hc.nc.Close() // the same peer, already connected (we dialled it too)
 			return
 		}
+	}
+	if incoming >= maxFetchIncoming || len(f.peers)+f.dialing >= maxFetchConns {
+		hc.nc.Close()
+		return
 	}
 	if k, ok := f.known[hc.addr]; ok && (k.bad || k.connected) {
 		hc.nc.Close()

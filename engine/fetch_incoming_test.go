@@ -2,12 +2,16 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"testing"
 	"time"
 
+	"shoal/engine/sources"
 	"shoal/metainfo"
+	"shoal/peerwire"
 )
 
 // A peer that connects to us while we fetch a magnet link's metadata
@@ -102,5 +106,81 @@ func TestFetchInboxClosedAfterFetch(t *testing.T) {
 	}
 	if conns := in.take(); len(conns) != 0 {
 		t.Fatalf("closed inbox holds %d connections", len(conns))
+	}
+}
+
+// laterSource reports its peers only once release is closed.
+type laterSource struct {
+	peers   []netip.AddrPort
+	release chan struct{}
+}
+
+func (laterSource) Name() string { return "later" }
+
+func (s laterSource) Run(ctx context.Context, _ sources.Torrent, found func([]netip.AddrPort)) error {
+	select {
+	case <-s.release:
+		found(s.peers)
+	case <-ctx.Done():
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// Anyone can connect during a fetch: a crowd of connections that complete
+// the handshake and then say nothing must not take every slot, or the
+// peer the fetch dials afterwards would wait for them to time out (20 s).
+func TestFetchIncomingCrowdLeavesRoomToDial(t *testing.T) {
+	mi := bigInfoTorrent(t)
+	fetching := newTestSession(t, Config{})
+	seeder, _ := metadataSeeder(t, mi)
+	src := laterSource{peers: []netip.AddrPort{addrOf(t, seeder)}, release: make(chan struct{})}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := fetching.FetchMetadata(ctx, magnetOf(mi), FetchOptions{NoTrackers: true, Sources: []sources.Source{src}})
+		done <- err
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, ok := fetching.fetchFor(mi.InfoHash); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the fetch never registered for incoming connections")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	const crowd = maxFetchConns + 5
+	for i := range crowd {
+		c, err := net.Dial("tcp", addrOf(t, fetching).String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		var res peerwire.Reserved
+		res.SetExtended(true)
+		id := peerwire.NewPeerID(fmt.Sprintf("-QQ%04d-", i))
+		if err := peerwire.WriteHandshake(c, peerwire.Handshake{Reserved: res, InfoHash: mi.InfoHash, PeerID: id}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := peerwire.ReadHandshakeStart(c); err != nil {
+			t.Fatalf("silent peer %d: the fetch did not answer the handshake: %v", i, err)
+		}
+		if _, err := peerwire.ReadPeerID(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // the fetch takes them in
+	start := time.Now()
+	close(src.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Fatalf("the fetch took %v once the seeder was known: the silent crowd held its slots", took.Round(time.Millisecond))
 	}
 }

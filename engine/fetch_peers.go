@@ -17,6 +17,7 @@ type fetchPeer struct {
 	addr       netip.AddrPort
 	listenAddr netip.AddrPort // where it can be dialled: addr, or for one that dialled us its BEP 10 "p"
 	remoteID   peerwire.PeerID
+	incoming   bool // it dialled us
 	handshaked bool // its extended handshake arrived
 	since      time.Time
 	metadataID uint8 // its id for ut_metadata; 0: it offers none (yet)
@@ -52,6 +53,7 @@ func (f *fetcher) addPeer(hc *handshakedConn) {
 	f.nextKey++
 	p := &fetchPeer{key: f.nextKey, addr: hc.addr, remoteID: hc.peerID, since: time.Now(),
 		requests: make(map[int]time.Time), refused: make(map[int]time.Time)}
+	p.incoming = hc.incoming
 	if !hc.incoming {
 		p.listenAddr = hc.addr
 	}
