@@ -273,6 +273,8 @@ type fetcher struct {
 	dialC  chan dialResult
 	eventC chan peerconn.Event
 	inbox  *fetchInbox // connections peers made to us
+	// refusedIPs are addresses whose incoming connections broke the rules.
+	refusedIPs map[netip.Addr]bool
 
 	known   map[netip.AddrPort]*fetchKnown
 	peers   map[int]*fetchPeer

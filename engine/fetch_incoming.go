@@ -124,7 +124,7 @@ func (f *fetcher) addIncoming(hc *handshakedConn) {
 		hc.nc.Close()
 		return
 	}
-	if k, ok := f.known[hc.addr]; ok && (k.bad || k.connected) {
+	if k, ok := f.known[hc.addr]; (ok && (k.bad || k.connected)) || f.refusedIPs[hc.addr.Addr()] {
 		hc.nc.Close()
 		return
 	}
@@ -134,6 +134,22 @@ func (f *fetcher) addIncoming(hc *handshakedConn) {
 		f.known[hc.addr] = &fetchKnown{giveUp: true, incoming: true}
 	}
 	f.addPeer(hc)
+}
+
+// maxRefusedIPs bounds the addresses a fetch refuses to take incoming
+// connections from.
+const maxRefusedIPs = 256
+
+// refuseIncoming stops taking connections from ip, a peer that dialled us
+// and sent metadata that failed the hash check or broke the rules: by its
+// address and port it would come back as a new peer each time.
+func (f *fetcher) refuseIncoming(ip netip.Addr) {
+	if f.refusedIPs == nil {
+		f.refusedIPs = make(map[netip.Addr]bool)
+	}
+	if len(f.refusedIPs) < maxRefusedIPs {
+		f.refusedIPs[ip] = true
+	}
 }
 
 // fetchedPeers are the dialable peers of a successful fetch.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -182,5 +183,46 @@ func TestFetchIncomingCrowdLeavesRoomToDial(t *testing.T) {
 	}
 	if took := time.Since(start); took > 10*time.Second {
 		t.Fatalf("the fetch took %v once the seeder was known: the silent crowd held its slots", took.Round(time.Millisecond))
+	}
+}
+
+// A peer that dialled us and broke the rules is not taken again from a new
+// port, and the fetch keeps no entry for the ports of connections that
+// ended (they would grow with every connection a peer makes).
+func TestFetchForgetsIncomingPortsAndRefusesLiars(t *testing.T) {
+	s := newTestSession(t, Config{})
+	mi := bigInfoTorrent(t)
+	f := newFetcher(context.Background(), s, mi.InfoHash)
+	defer f.shutdown()
+	var ext peerwire.Reserved
+	ext.SetExtended(true)
+	incoming := func(port uint16) (*handshakedConn, net.Conn) {
+		ours, theirs := net.Pipe()
+		t.Cleanup(func() { theirs.Close() })
+		go io.Copy(io.Discard, theirs) // what the fetch sends
+		addr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.7"), port)
+		return &handshakedConn{nc: ours, addr: addr, peerID: peerwire.NewPeerID("-QQ0000-"), reserved: ext, incoming: true}, theirs
+	}
+
+	hc, _ := incoming(40001)
+	f.addIncoming(hc)
+	if len(f.peers) != 1 {
+		t.Fatalf("%d peers after one incoming connection, want 1", len(f.peers))
+	}
+	for _, p := range f.peers {
+		f.dropPeer(p, errors.New("sent metadata that fails the check"), true)
+	}
+	if _, kept := f.known[hc.addr]; kept {
+		t.Error("the address of an ended incoming connection is still known")
+	}
+
+	again, theirs := incoming(40002)
+	f.addIncoming(again)
+	if len(f.peers) != 0 {
+		t.Fatal("a peer that broke the rules was taken again from a new port")
+	}
+	theirs.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := theirs.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("the refused connection was not closed: %v", err)
 	}
 }

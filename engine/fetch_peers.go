@@ -91,6 +91,14 @@ func (f *fetcher) dropPeer(p *fetchPeer, why error, bad bool) {
 		k.connected = false
 		k.bad = k.bad || bad
 		k.nextTry = time.Now().Add(10 * time.Second)
+		if k.incoming {
+			// Its port was the peer's outgoing one: nothing to retry, and
+			// kept entries would grow with every connection a peer makes.
+			delete(f.known, p.addr)
+			if k.bad {
+				f.refuseIncoming(p.addr.Addr())
+			}
+		}
 	}
 	f.s.log.Debug("metadata fetch: peer dropped", "addr", p.addr, "err", why, "bad", bad)
 }
