@@ -79,3 +79,45 @@ func TestAllowedFastOnlyWhileStarting(t *testing.T) {
 		t.Fatal("a seed got a piece from its allowed fast set")
 	}
 }
+
+// A seed's SUGGEST (BEP 6) is followed: the first pieces we request from it
+// are the ones it suggested, in order, not those of our own choosing.
+func TestSuggestedPiecesRequestedFirst(t *testing.T) {
+	fx := makeFixture(t, 16<<10, 1<<20) // 64 pieces of one block each
+	s := newTestSession(t, Config{})
+	tor, err := s.AddTorrent(fx.mi, AddOptions{SavePath: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for tor.Stats().State != StateDownloading {
+		if time.Now().After(deadline) {
+			t.Fatalf("state %v", tor.Stats().State)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	np := fx.mi.Info.NumPieces()
+	p := dialRaw(t, s, fx.mi.InfoHash, np, "-TS0000-")
+	suggested := []uint32{37, 11}
+	var batch []byte
+	for _, m := range []peerwire.Message{
+		{ID: peerwire.HaveAll},
+		{ID: peerwire.Suggest, Index: suggested[0]},
+		{ID: peerwire.Suggest, Index: suggested[1]},
+		{ID: peerwire.Unchoke},
+	} {
+		batch = peerwire.AppendMessage(batch, m)
+	}
+	if _, err := p.c.Write(batch); err != nil {
+		t.Fatal(err)
+	}
+	var requested []uint32
+	for len(requested) < 2 {
+		if m := p.next(); m.ID == peerwire.Request && !slices.Contains(requested, m.Index) {
+			requested = append(requested, m.Index)
+		}
+	}
+	if !slices.Equal(requested, suggested) {
+		t.Fatalf("first pieces requested %v, want the suggested %v", requested, suggested)
+	}
+}

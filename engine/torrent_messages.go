@@ -111,7 +111,12 @@ func (t *Torrent) handleMessage(p *peer, m peerwire.Message) error {
 		if !p.fast {
 			return protocolError("SUGGEST without the fast extension")
 		}
-		// A hint we do not act on: our picker's order serves the swarm.
+		// A hint (BEP 6): among fresh pieces of the same priority, the
+		// next piece we start from this peer is one it suggested.
+		if int(m.Index) < n && t.picker != nil && p.inPicker {
+			t.picker.Suggest(p.key, int(m.Index))
+			t.fillRequests(p)
+		}
 	case peerwire.Port:
 		// BEP 5: a peer tells its DHT port once, after the handshake. Each
 		// one taken costs a ping from the DHT node's shared query budget,

@@ -14,6 +14,7 @@ type peer struct {
 	seed        bool               // has every piece (HAVE_ALL or a full bitfield)
 	interesting int                // pieces it has that we want; unused for seeds
 	listPos     int                // index in Picker.peerList
+	suggested   []int              // pieces it suggested (BEP 6), oldest first; see Suggest
 }
 
 // has reports whether the peer has piece i.

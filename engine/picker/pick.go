@@ -72,7 +72,7 @@ func (p *Picker) pick(dst []Block, key, max, newPieces int, allowed []uint32, re
 		var i int
 		if restricted {
 			i = p.freshAllowed(&f)
-		} else {
+		} else if i = p.takeSuggested(pr); i < 0 {
 			i = p.pickFresh(pr)
 		}
 		if i < 0 {
