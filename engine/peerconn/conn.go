@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -163,8 +164,12 @@ type Conn struct {
 	mu sync.Mutex
 	// control holds messages from Send, in order; sent before any block.
 	control []peerwire.Message
-	// uploads holds requests from QueueUpload, in order.
+	// uploads holds requests from QueueUpload, in order; queued holds the
+	// same requests as a set, so that the duplicate check of every REQUEST
+	// does not scan a queue of hundreds (a peer flooding requests made the
+	// torrent loop spend its time there).
 	uploads []Request
+	queued  map[Request]struct{}
 	// inFlight is the request the writer has taken from uploads and is
 	// waiting on the limiter or storage for; inFlightDropped is set when it
 	// is cancelled meanwhile, so it is not sent after all.
@@ -240,6 +245,7 @@ func (c *Conn) Close(err error) {
 		c.closed = true
 		c.control = nil
 		c.uploads = nil
+		c.queued = nil
 		c.mu.Unlock()
 		c.cancel()
 		// Closing the socket unblocks a reader or writer stuck in I/O.
@@ -293,16 +299,18 @@ func (c *Conn) QueueUpload(piece int, begin int64, length int) bool {
 		c.mu.Unlock()
 		return false
 	}
-	for _, q := range c.uploads {
-		if q == r {
-			c.mu.Unlock()
-			return true
-		}
+	if _, dup := c.queued[r]; dup {
+		c.mu.Unlock()
+		return true
 	}
 	if len(c.uploads) >= c.opts.MaxUploadQueue {
 		c.mu.Unlock()
 		return false
 	}
+	if c.queued == nil {
+		c.queued = make(map[Request]struct{})
+	}
+	c.queued[r] = struct{}{}
 	c.uploads = append(c.uploads, r)
 	c.mu.Unlock()
 	c.wake()
@@ -316,11 +324,11 @@ func (c *Conn) CancelUpload(piece int, begin int64, length int) bool {
 	r := Request{Piece: piece, Begin: begin, Length: length}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for i, q := range c.uploads {
-		if q == r {
-			c.uploads = append(c.uploads[:i], c.uploads[i+1:]...)
-			return true
-		}
+	if _, ok := c.queued[r]; ok {
+		delete(c.queued, r)
+		i := slices.Index(c.uploads, r)
+		c.uploads = append(c.uploads[:i], c.uploads[i+1:]...)
+		return true
 	}
 	if c.hasInFlight && !c.inFlightDropped && c.inFlight == r {
 		c.inFlightDropped = true
@@ -346,6 +354,7 @@ func (c *Conn) ClearUploads() []Request {
 	}
 	dropped = append(dropped, c.uploads...)
 	c.uploads = c.uploads[:0]
+	clear(c.queued)
 	return dropped
 }
 

@@ -170,6 +170,17 @@ func TestQueueUploadBounds(t *testing.T) {
 	if n := c.QueuedUploads(); n != 2 {
 		t.Fatalf("%d queued, want 2", n)
 	}
+	// The set behind the duplicate check follows cancels and clears.
+	if !c.CancelUpload(1, 0, peerwire.BlockSize) || c.CancelUpload(1, 0, peerwire.BlockSize) {
+		t.Fatal("CancelUpload of a queued request: want true once, then false")
+	}
+	if !c.QueueUpload(1, 0, peerwire.BlockSize) || c.QueuedUploads() != 2 {
+		t.Fatalf("re-queueing a cancelled request failed; %d queued", c.QueuedUploads())
+	}
+	c.ClearUploads()
+	if !c.QueueUpload(2, 0, 10) || c.QueuedUploads() != 1 {
+		t.Fatalf("queueing after ClearUploads failed; %d queued, want 1", c.QueuedUploads())
+	}
 }
 
 func TestQueueUploadWithoutStorage(t *testing.T) {

@@ -319,6 +319,7 @@ func (c *Conn) takeUpload() (Request, bool) {
 		return Request{}, false
 	}
 	r := c.uploads[0]
+	delete(c.queued, r)
 	// Shift rather than reslice so the backing array is reused.
 	n := copy(c.uploads, c.uploads[1:])
 	c.uploads = c.uploads[:n]
