@@ -56,13 +56,14 @@ func lsdSeed(t *testing.T, side netnstest.Side, f fixture) *pipedProc {
 	return p
 }
 
-// lsdGet starts `shoal get --lsd --json` of f in side's namespace into a
-// fresh directory, with no way to find a peer but LSD.
-func lsdGet(t *testing.T, side netnstest.Side, f fixture) (p *pipedProc, saveDir string) {
+// lsdGet starts `shoal get --lsd --json` of target (f's torrent or its
+// magnet link) in side's namespace into a fresh directory, with no way to
+// find a peer but LSD.
+func lsdGet(t *testing.T, side netnstest.Side, f fixture, target string) (p *pipedProc, saveDir string) {
 	t.Helper()
 	saveDir = t.TempDir()
 	p = startInNamespace(t, side.NS, "shoal get in "+side.NS,
-		"get", f.torrent, "-o", saveDir, "--bind", side.V4, "--port", strconv.Itoa(lsdGetPort),
+		"get", target, "-o", saveDir, "--bind", side.V4, "--port", strconv.Itoa(lsdGetPort),
 		"--no-dht", "--lsd", "--json", "--data-dir", t.TempDir())
 	return p, saveDir
 }
@@ -71,7 +72,10 @@ func lsdGet(t *testing.T, side netnstest.Side, f fixture) (p *pipedProc, saveDir
 // announces when its torrent starts (and then only every 5 minutes), so
 // the one that starts first learns of the other from the other's announce:
 //   - seed first: the seed hears the leecher's announce and must dial it;
-//   - leecher first: the leecher hears the seed's announce and dials it.
+//   - leecher first: the leecher hears the seed's announce and dials it;
+//   - a bare magnet link, seed first: the metadata fetch runs LSD too
+//     (whichever side dials, the metadata comes from the seed), and
+//     shoal get accepts a bare magnet with --no-dht when --lsd is given.
 func TestShoalFindsPeerByLSD(t *testing.T) {
 	requireShoal(t)
 	netnstest.RequireRoot(t)
@@ -82,16 +86,21 @@ func TestShoalFindsPeerByLSD(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		seedFirst bool
-	}{{"SeedFirst", true}, {"LeecherFirst", false}} {
+		magnet    bool
+	}{{"SeedFirst", true, false}, {"LeecherFirst", false, false}, {"MagnetSeedFirst", true, true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, b := netnstest.Pair(t)
+			target := f.torrent
+			if tc.magnet {
+				target = bareMagnet(f.infoHash)
+			}
 			var seed, get *pipedProc
 			var saveDir string
 			if tc.seedFirst {
 				seed = lsdSeed(t, a, f)
-				get, saveDir = lsdGet(t, b, f)
+				get, saveDir = lsdGet(t, b, f, target)
 			} else {
-				get, saveDir = lsdGet(t, b, f)
+				get, saveDir = lsdGet(t, b, f, target)
 				// The first status line comes once the session, and with
 				// it the LSD socket, is up: the seed's announce will
 				// find it listening.

@@ -44,12 +44,12 @@ func magnetPeerAddrs(m *metainfo.Magnet) []netip.AddrPort {
 }
 
 // checkMagnetSources refuses a fetch that cannot find a single peer. Peers
-// that connect to us join the fetch, but with no tracker, DHT or peer to
-// tell, none of them could learn our address.
+// that connect to us join the fetch, but with no tracker, DHT, local
+// discovery or peer to tell, none of them could learn our address.
 func checkMagnetSources(m *metainfo.Magnet, f *sessionFlags, trackers []string) error {
-	if len(m.Trackers)+len(m.Peers)+len(f.peers)+len(trackers) == 0 && f.noDHT {
+	if len(m.Trackers)+len(m.Peers)+len(f.peers)+len(trackers) == 0 && f.noDHT && !f.lsd {
 		return usagef("the magnet link names no tracker (tr) and no peer (x.pe), and --no-dht is given: " +
-			"give --peer or --tracker, or let the DHT find peers")
+			"give --peer or --tracker, or let the DHT (or --lsd, on a local network) find peers")
 	}
 	return nil
 }
