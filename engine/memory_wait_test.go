@@ -39,3 +39,43 @@ func TestRequestsResumeWhenPieceMemoryIsFreed(t *testing.T) {
 		t.Fatalf("%d pieces through memory for one took %v (> %v): requests wait for the tick", pieces, elapsed.Round(time.Millisecond), limit)
 	}
 }
+
+// Several torrents share piece memory for one piece: each release wakes
+// the torrent waiting longest that it can serve, so all of them complete,
+// none starves, and none waits for its tick.
+func TestTorrentsShareScarcePieceMemory(t *testing.T) {
+	const pieceLength = 64 << 10
+	const perTorrent = 8
+	seeder := newTestSession(t, Config{})
+	leecher := newTestSession(t, Config{PieceMemory: pieceLength})
+	var fixtures []fixture
+	for i := range 3 {
+		fx := makeFixture(t, pieceLength, int64(perTorrent*pieceLength+i)) // distinct contents
+		st, err := seeder.AddTorrent(fx.mi, AddOptions{SavePath: fx.dataDir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitComplete(t, st, 10*time.Second)
+		fixtures = append(fixtures, fx)
+	}
+	start := time.Now()
+	var outs []string
+	var torrents []*Torrent
+	for _, fx := range fixtures {
+		out := t.TempDir()
+		lt, err := leecher.AddTorrent(fx.mi, AddOptions{SavePath: out, Peers: []netip.AddrPort{addrOf(t, seeder)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs = append(outs, out)
+		torrents = append(torrents, lt)
+	}
+	for i, lt := range torrents {
+		waitComplete(t, lt, 60*time.Second)
+		sameContent(t, fixtures[i].mi, fixtures[i].dataDir, outs[i])
+	}
+	// About 27 pieces in all: a tick per piece would be ~27 s.
+	if took, limit := time.Since(start), 9*tickInterval; took > limit {
+		t.Fatalf("3 torrents through memory for one piece took %v (> %v)", took.Round(time.Millisecond), limit)
+	}
+}
