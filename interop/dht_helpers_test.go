@@ -452,5 +452,9 @@ func (p *ltProc) report() string {
 			break
 		}
 	}
-	return fmt.Sprintf("--- %s timeline:\n%s--- last status: %s\n--- stderr:\n%s", p.name, timeline(p), last, tail(p.stderr.String()))
+	state := "still running"
+	if p.exited() {
+		state = fmt.Sprintf("exited: %v", p.err)
+	}
+	return fmt.Sprintf("--- %s (%s) timeline:\n%s--- last status: %s\n--- stderr:\n%s", p.name, state, timeline(p), last, tail(p.stderr.String()))
 }
