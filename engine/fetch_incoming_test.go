@@ -41,16 +41,7 @@ func TestFetchMetadataFromIncomingPeer(t *testing.T) {
 	}()
 	// Only once the fetch takes incoming connections does the peer dial:
 	// a refused dial is retried only after 30 s.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, ok := fetching.fetchFor(mi.InfoHash); ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the fetch never registered for incoming connections")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitFetchRegistered(t, fetching, mi.InfoHash)
 	if err := seed.AddPeers(addrOf(t, fetching)); err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +69,7 @@ func TestFetchMetadataFromIncomingPeer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline = time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for tor.Stats().Peers == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("the torrent did not connect to the peer that gave it the metadata")
@@ -107,6 +98,21 @@ func TestFetchInboxClosedAfterFetch(t *testing.T) {
 	}
 	if conns := in.take(); len(conns) != 0 {
 		t.Fatalf("closed inbox holds %d connections", len(conns))
+	}
+}
+
+// waitFetchRegistered waits until a fetch of ih takes incoming connections.
+func waitFetchRegistered(t *testing.T, s *Session, ih metainfo.InfoHash) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, ok := s.fetchFor(ih); ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the fetch never registered for incoming connections")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -144,36 +150,14 @@ func TestFetchIncomingCrowdLeavesRoomToDial(t *testing.T) {
 		_, err := fetching.FetchMetadata(ctx, magnetOf(mi), FetchOptions{NoTrackers: true, Sources: []sources.Source{src}})
 		done <- err
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, ok := fetching.fetchFor(mi.InfoHash); ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the fetch never registered for incoming connections")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitFetchRegistered(t, fetching, mi.InfoHash)
 	const crowd = maxFetchConns + 5
+	var ext peerwire.Reserved
+	ext.SetExtended(true)
 	for i := range crowd {
-		c, err := net.Dial("tcp", addrOf(t, fetching).String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(10 * time.Second))
-		var res peerwire.Reserved
-		res.SetExtended(true)
-		id := peerwire.NewPeerID(fmt.Sprintf("-QQ%04d-", i))
-		if err := peerwire.WriteHandshake(c, peerwire.Handshake{Reserved: res, InfoHash: mi.InfoHash, PeerID: id}); err != nil {
-			t.Fatal(err)
-		}
-		if _, _, err := peerwire.ReadHandshakeStart(c); err != nil {
-			t.Fatalf("silent peer %d: the fetch did not answer the handshake: %v", i, err)
-		}
-		if _, err := peerwire.ReadPeerID(c); err != nil {
-			t.Fatal(err)
-		}
+		// Each completes the handshake (dialRawAs fails the test if the
+		// fetch does not answer it) and then says nothing.
+		dialRawAs(t, fetching, mi.InfoHash, mi.Info.NumPieces(), fmt.Sprintf("-QQ%04d-", i), ext)
 	}
 	time.Sleep(200 * time.Millisecond) // the fetch takes them in
 	start := time.Now()

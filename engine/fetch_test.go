@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"net/netip"
 	"testing"
 	"time"
@@ -244,24 +243,10 @@ func TestFetchMetadataEndsWithSession(t *testing.T) {
 func TestServeMetadata(t *testing.T) {
 	mi := bigInfoTorrent(t)
 	s, _ := metadataSeeder(t, mi)
-	c, err := net.DialTimeout("tcp", s.Addr().String(), 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
 	var res peerwire.Reserved
 	res.SetExtended(true)
-	if err := peerwire.WriteHandshake(c, peerwire.Handshake{Reserved: res, InfoHash: mi.InfoHash, PeerID: peerwire.NewPeerID("-XX0000-")}); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := peerwire.ReadHandshakeStart(c); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := peerwire.ReadPeerID(c); err != nil {
-		t.Fatal(err)
-	}
-	r := peerwire.NewReader(c, peerwire.ReaderOptions{NumPieces: mi.Info.NumPieces()})
+	p := dialRawAs(t, s, mi.InfoHash, mi.Info.NumPieces(), "-XX0000-", res)
+	c, r := p.c, p.r
 	next := func() peerwire.Message {
 		for {
 			m, err := r.ReadMessage()

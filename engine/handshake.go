@@ -75,45 +75,32 @@ func (s *Session) handleIncoming(nc net.Conn) {
 		nc.Close()
 		return
 	}
-	t, ok := s.Torrent(ih)
-	if !ok {
-		if f, fetching := s.fetchFor(ih); fetching {
-			s.handleIncomingFetch(nc, f, addr, reserved)
-			return
-		}
+	// A torrent we have takes the connection; so does a fetch of the
+	// magnet link's metadata, under the fetch's own peer id
+	// (fetch_incoming.go).
+	var ourID peerwire.PeerID
+	var deliver func(*handshakedConn) bool
+	if t, ok := s.Torrent(ih); ok {
+		ourID = s.peerID
+		deliver = func(hc *handshakedConn) bool { t.deliverConn(hc); return true }
+	} else if f, ok := s.fetchFor(ih); ok {
+		ourID, deliver = f.peerID, f.inbox.put
+	} else {
 		nc.Close()
 		return
 	}
-	hs := peerwire.Handshake{Reserved: s.ourReserved(), InfoHash: ih, PeerID: s.peerID}
+	hs := peerwire.Handshake{Reserved: s.ourReserved(), InfoHash: ih, PeerID: ourID}
 	if err := peerwire.WriteHandshake(nc, hs); err != nil {
 		nc.Close()
 		return
 	}
 	id, err := peerwire.ReadPeerID(nc)
-	if err != nil || id == s.peerID {
+	if err != nil || id == s.peerID || id == ourID {
 		nc.Close()
 		return
 	}
 	nc.SetDeadline(time.Time{})
-	t.deliverConn(&handshakedConn{nc: nc, addr: addr, peerID: id, reserved: reserved, incoming: true})
-}
-
-// handleIncomingFetch completes the handshake of a connection for a
-// magnet link whose metadata f is fetching, under the fetch's peer id, and
-// hands it to the fetch.
-func (s *Session) handleIncomingFetch(nc net.Conn, f *fetcher, addr netip.AddrPort, reserved peerwire.Reserved) {
-	hs := peerwire.Handshake{Reserved: s.ourReserved(), InfoHash: f.ih, PeerID: f.peerID}
-	if err := peerwire.WriteHandshake(nc, hs); err != nil {
-		nc.Close()
-		return
-	}
-	id, err := peerwire.ReadPeerID(nc)
-	if err != nil || id == s.peerID || id == f.peerID {
-		nc.Close()
-		return
-	}
-	nc.SetDeadline(time.Time{})
-	if !f.inbox.put(&handshakedConn{nc: nc, addr: addr, peerID: id, reserved: reserved, incoming: true}) {
+	if !deliver(&handshakedConn{nc: nc, addr: addr, peerID: id, reserved: reserved, incoming: true}) {
 		nc.Close()
 	}
 }

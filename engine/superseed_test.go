@@ -20,13 +20,19 @@ type rawPeer struct {
 
 func dialRaw(t *testing.T, s *Session, ih [20]byte, np int, id string) *rawPeer {
 	t.Helper()
+	var res peerwire.Reserved
+	res.SetFast(true)
+	return dialRawAs(t, s, ih, np, id, res)
+}
+
+// dialRawAs is dialRaw announcing the extensions in res.
+func dialRawAs(t *testing.T, s *Session, ih [20]byte, np int, id string, res peerwire.Reserved) *rawPeer {
+	t.Helper()
 	c, err := net.DialTimeout("tcp", s.Addr().String(), 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	var res peerwire.Reserved
-	res.SetFast(true)
 	if err := peerwire.WriteHandshake(c, peerwire.Handshake{Reserved: res, InfoHash: ih, PeerID: peerwire.NewPeerID(id)}); err != nil {
 		t.Fatal(err)
 	}

@@ -84,18 +84,7 @@ func TestAllowedFastOnlyWhileStarting(t *testing.T) {
 // are the ones it suggested, in order, not those of our own choosing.
 func TestSuggestedPiecesRequestedFirst(t *testing.T) {
 	fx := makeFixture(t, 16<<10, 1<<20) // 64 pieces of one block each
-	s := newTestSession(t, Config{})
-	tor, err := s.AddTorrent(fx.mi, AddOptions{SavePath: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for tor.Stats().State != StateDownloading {
-		if time.Now().After(deadline) {
-			t.Fatalf("state %v", tor.Stats().State)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	s, _ := metadataSeeder(t, fx.mi)    // the torrent without its data: downloading
 	np := fx.mi.Info.NumPieces()
 	p := dialRaw(t, s, fx.mi.InfoHash, np, "-TS0000-")
 	suggested := []uint32{37, 11}
